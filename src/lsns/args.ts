@@ -1,0 +1,232 @@
+/**
+ * Command-line parsing for `list`, with getopt_long's rules so lsns invocations work unchanged:
+ * bundled short flags (-Jl), attached or separate arguments (-tnet, -t net, --type=net),
+ * unambiguous long-option prefixes (--js), optional arguments only when attached (-Tparent,
+ * --tree=owner), and `--` ending the options.
+ */
+import { isNsType, type NsType } from '../procfs/types.js';
+import { COLUMN_NAMES, DEFAULT_COLUMNS, DEFAULT_NET_COLUMNS, lookupColumn, PROCESS_MODE_COLUMNS, type ColumnName } from './columns.js';
+
+export type TreeKind = 'process' | 'parent' | 'owner';
+
+export interface ListOptions {
+  json: boolean;
+  list: boolean;
+  noHeadings: boolean;
+  raw: boolean;
+  noTruncate: boolean;
+  noWrap: boolean;
+  columns: ColumnName[];
+  types: NsType[];
+  task: number | null;
+  tree: TreeKind;
+  /** The optional positional argument: a namespace inode. */
+  namespace: number | null;
+  proc: string;
+  persistent: boolean;
+}
+
+export type ParseOutcome =
+  | { kind: 'run'; options: ListOptions }
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'error'; message: string; usageHint: boolean };
+
+type Arity = 'none' | 'required' | 'optional';
+interface OptSpec {
+  long: string;
+  short?: string;
+  arity: Arity;
+}
+
+const OPTS: readonly OptSpec[] = [
+  { long: 'json', short: 'J', arity: 'none' },
+  { long: 'list', short: 'l', arity: 'none' },
+  { long: 'noheadings', short: 'n', arity: 'none' },
+  { long: 'output', short: 'o', arity: 'required' },
+  { long: 'output-all', arity: 'none' },
+  { long: 'task', short: 'p', arity: 'required' },
+  { long: 'raw', short: 'r', arity: 'none' },
+  { long: 'notruncate', short: 'u', arity: 'none' },
+  { long: 'nowrap', short: 'W', arity: 'none' },
+  { long: 'type', short: 't', arity: 'required' },
+  { long: 'tree', short: 'T', arity: 'optional' },
+  { long: 'help', short: 'h', arity: 'none' },
+  { long: 'version', short: 'V', arity: 'none' },
+  { long: 'proc', arity: 'required' },
+];
+
+/** strtoul-like: decimal digits only, within range. */
+function parseUnsigned(text: string, max: number): number | null {
+  if (!/^[0-9]+$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n <= max ? n : null;
+}
+
+export function parseListArgs(argv: readonly string[]): ParseOutcome {
+  const o: ListOptions = {
+    json: false,
+    list: false,
+    noHeadings: false,
+    raw: false,
+    noTruncate: false,
+    noWrap: false,
+    columns: [],
+    types: [],
+    task: null,
+    tree: 'process',
+    namespace: null,
+    proc: '/proc',
+    persistent: false,
+  };
+  let outputSpec: string | null = null;
+  let outputAll = false;
+  let explicitTree = false;
+  let help = false;
+  let version = false;
+  const positionals: string[] = [];
+  const applied: Array<{ spec: OptSpec; value: string | undefined }> = [];
+
+  const fail = (message: string, usageHint = true): ParseOutcome => ({ kind: 'error', message, usageHint });
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const exact = OPTS.find((s) => s.long === name);
+      const candidates = exact ? [exact] : OPTS.filter((s) => s.long.startsWith(name));
+      if (candidates.length === 0) return fail(`unrecognized option '${eq < 0 ? arg : arg.slice(0, eq)}'`);
+      if (candidates.length > 1) return fail(`option '${arg}' is ambiguous; possibilities:${candidates.map((c) => ` '--${c.long}'`).join('')}`);
+      const spec = candidates[0] as OptSpec;
+      let value: string | undefined;
+      if (eq >= 0) {
+        if (spec.arity === 'none') return fail(`option '--${spec.long}' doesn't allow an argument`);
+        value = arg.slice(eq + 1);
+      } else if (spec.arity === 'required') {
+        if (i + 1 >= argv.length) return fail(`option '--${spec.long}' requires an argument`);
+        value = argv[++i];
+      }
+      applied.push({ spec, value });
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const ch = arg[j] as string;
+        const spec = OPTS.find((s) => s.short === ch);
+        if (!spec) return fail(`invalid option -- '${ch}'`);
+        if (spec.arity === 'none') {
+          applied.push({ spec, value: undefined });
+          continue;
+        }
+        const rest = arg.slice(j + 1);
+        if (rest !== '') {
+          applied.push({ spec, value: rest });
+        } else if (spec.arity === 'required') {
+          if (i + 1 >= argv.length) return fail(`option requires an argument -- '${ch}'`);
+          applied.push({ spec, value: argv[++i] });
+        } else {
+          applied.push({ spec, value: undefined });
+        }
+        break;
+      }
+      continue;
+    }
+    positionals.push(arg);
+  }
+
+  // Options take effect in order, as lsns handles them while it reads them.
+  for (const { spec, value } of applied) {
+    const v = value ?? '';
+    switch (spec.long) {
+      case 'json':
+        o.json = true;
+        break;
+      case 'list':
+        o.list = true;
+        break;
+      case 'noheadings':
+        o.noHeadings = true;
+        break;
+      case 'output':
+        outputSpec = v;
+        break;
+      case 'output-all':
+        outputAll = true;
+        break;
+      case 'task': {
+        const pid = parseUnsigned(v, 0x7fffffff);
+        if (pid === null) return fail(`invalid PID argument: '${v}'`, false);
+        o.task = pid;
+        break;
+      }
+      case 'raw':
+        o.raw = true;
+        break;
+      case 'notruncate':
+        o.noTruncate = true;
+        break;
+      case 'nowrap':
+        o.noWrap = true;
+        break;
+      case 'type':
+        if (!isNsType(v)) return fail(`unknown namespace type: ${v}`, false);
+        if (!o.types.includes(v)) o.types.push(v);
+        break;
+      case 'tree':
+        // A bare -T/--tree means the owner tree in lsns 2.38.1 (black-box verified).
+        if (value === undefined || value === 'owner') o.tree = 'owner';
+        else if (value === 'process' || value === 'parent') o.tree = value;
+        else return fail(`unknown tree type: ${value}`, false);
+        explicitTree = true;
+        break;
+      case 'help':
+        help = true;
+        break;
+      case 'version':
+        version = true;
+        break;
+      case 'proc':
+        if (v === '') return fail(`invalid --proc argument: ''`, false);
+        o.proc = v;
+        break;
+    }
+  }
+  // Any -T wins over -l, whatever their order.
+  if (explicitTree) o.list = false;
+  if (help) return { kind: 'help' };
+  if (version) return { kind: 'version' };
+
+  if (positionals.length > 0) {
+    const first = positionals[0] as string;
+    const ino = parseUnsigned(first, Number.MAX_SAFE_INTEGER);
+    if (ino === null) return fail(`invalid namespace argument: '${first}'`, false);
+    o.namespace = ino;
+  }
+
+  // Defaults first (process-mode ones with a <namespace>, net ones when net is among -t), then
+  // the LAST -o replaces them or +LIST appends to them; -o beats --output-all in either order.
+  const defaults =
+    o.namespace !== null ? PROCESS_MODE_COLUMNS : o.types.includes('net') ? DEFAULT_NET_COLUMNS : DEFAULT_COLUMNS;
+  const base: ColumnName[] = outputAll && outputSpec === null ? [...COLUMN_NAMES] : [...defaults];
+  if (outputSpec !== null) {
+    const append = outputSpec.startsWith('+');
+    const names = (append ? outputSpec.slice(1) : outputSpec).split(',');
+    // lsns fails silently (exit 1, no message) on an empty list or an empty item.
+    if (names.some((n) => n === '')) return fail('', false);
+    const picked: ColumnName[] = append ? base : [];
+    for (const name of names) {
+      const col = lookupColumn(name);
+      if (!col) return fail(`unknown column: ${name}`, false);
+      picked.push(col.name);
+    }
+    o.columns = picked;
+  } else {
+    o.columns = base;
+  }
+  return { kind: 'run', options: o };
+}

@@ -1,0 +1,92 @@
+/**
+ * Pure parsers for the /proc files the scanner reads. No I/O here: every function takes
+ * the file's text and returns a value or null when the text is not what the kernel writes.
+ */
+import { isNsType, type NsLink, type NsType } from './types.js';
+
+/** A pid directory name: digits only, no leading zero, fits a pid_t. */
+export function parsePidName(name: string): number | null {
+  if (!/^[1-9][0-9]{0,9}$/.test(name)) return null;
+  const pid = Number(name);
+  return pid <= 0x7fffffff ? pid : null;
+}
+
+/** Parses the target of an ns link, e.g. `net:[4026531840]`. `expected` guards against a link
+ * whose type disagrees with its file name (garbage in a fixture, or a bind mount trick). */
+export function parseNsLink(text: string, expected?: NsType): NsLink | null {
+  const m = /^([a-z_]+):\[([0-9]{1,20})\]$/.exec(text);
+  if (!m) return null;
+  const type = m[1] as string;
+  if (!isNsType(type)) return null;
+  if (expected !== undefined && type !== expected) return null;
+  const ino = Number(m[2]);
+  if (!Number.isSafeInteger(ino) || ino <= 0) return null;
+  return { type, ino };
+}
+
+export interface StatFields {
+  comm: string;
+  state: string;
+  ppid: number;
+  startTime: number;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The comm field is wrapped in parentheses but may itself contain
+ * spaces, parentheses and newlines, so the fields start after the LAST `)`.
+ */
+export function parseStat(text: string): StatFields | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const comm = text.slice(open + 1, close);
+  const rest = text.slice(close + 1).trim().split(/ +/);
+  // rest[0] state, rest[1] ppid, ... rest[19] starttime (field 22 overall)
+  const state = rest[0];
+  const ppidText = rest[1];
+  const startText = rest[19];
+  if (state === undefined || state.length !== 1 || ppidText === undefined || startText === undefined) return null;
+  if (!/^-?[0-9]+$/.test(ppidText) || !/^[0-9]+$/.test(startText)) return null;
+  const ppid = Number(ppidText);
+  const startTime = Number(startText);
+  if (!Number.isSafeInteger(ppid) || ppid < 0 || !Number.isSafeInteger(startTime)) return null;
+  return { comm, state, ppid, startTime };
+}
+
+/** Effective uid from /proc/<pid>/status (`Uid:` real, effective, saved, fs). */
+export function parseStatusEuid(text: string): number | null {
+  const m = /^Uid:[ \t]+([0-9]+)[ \t]+([0-9]+)[ \t]+[0-9]+[ \t]+[0-9]+[ \t]*$/m.exec(text);
+  if (!m) return null;
+  const euid = Number(m[2]);
+  return Number.isSafeInteger(euid) && euid <= 0xffffffff ? euid : null;
+}
+
+/**
+ * /proc/<pid>/cmdline holds argv joined by NULs. lsns shows it with every NUL turned into a
+ * space and the trailing NUL dropped; an empty cmdline (kernel threads, zombies) means
+ * "use comm". A process may rewrite its argv area, so trailing garbage is kept as the kernel gives it.
+ */
+export function cmdlineToCommand(raw: string): string {
+  let s = raw;
+  if (s.endsWith('\0')) s = s.slice(0, -1);
+  return s.replace(/\0/g, ' ');
+}
+
+/** One passwd entry per line: name:passwd:uid:... Returns uid -> first name seen (as getpwuid). */
+export function parsePasswd(text: string): Map<number, string> {
+  const users = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(':');
+    const name = fields[0];
+    const uidText = fields[2];
+    if (fields.length < 4 || name === undefined || name === '' || uidText === undefined) continue;
+    // NSS compat lines (+user, -user, +@group) are not local entries.
+    if (name.startsWith('+') || name.startsWith('-')) continue;
+    if (!/^[0-9]{1,10}$/.test(uidText)) continue;
+    const uid = Number(uidText);
+    if (uid > 0xffffffff || users.has(uid)) continue;
+    users.set(uid, name);
+  }
+  return users;
+}

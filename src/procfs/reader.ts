@@ -1,0 +1,193 @@
+/**
+ * The one place that touches a procfs tree. Works on the live /proc or on a captured fixture
+ * directory with the same layout. Synchronous on purpose: sync fs calls walk /proc several times
+ * faster than fs.promises (see native-notes/procfs.md); callers that must not block run it on a
+ * worker thread.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid } from './parse.js';
+import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from './types.js';
+
+/** procfs's f_type (linux/magic.h). */
+const PROC_SUPER_MAGIC = 0x9fa0;
+/** lsns shows at most 8191 bytes of a command line (black-box verified); reading more is waste. */
+export const CMDLINE_READ_LIMIT = 8191;
+/** stat and status are small; cap reads so a garbage fixture file cannot make us slurp gigabytes. */
+const SMALL_FILE_LIMIT = 16384;
+
+export type ReadProblem =
+  | 'unreadable' // EACCES/EPERM: skipped the way lsns skips it
+  | 'vanished' // ENOENT/ESRCH: the process (or a zombie's link) is gone
+  | 'garbage' // the file exists but does not hold what the kernel writes
+  | 'other';
+
+export interface ReadIssue {
+  pid: number | null;
+  file: string;
+  problem: ReadProblem;
+  code?: string;
+}
+
+export type IssueSink = (issue: ReadIssue) => void;
+
+function errCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+function classify(code: string | undefined): ReadProblem {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'unreadable';
+    case 'ENOENT':
+    case 'ESRCH':
+    case 'ENOTDIR':
+      return 'vanished';
+    case 'EINVAL': // readlink on something that is not a link
+    case 'ELOOP':
+    case 'EISDIR':
+      return 'garbage';
+    default:
+      return 'other';
+  }
+}
+
+/** Reads at most `limit` bytes of a file with one open/read/close. */
+export function readCapped(file: string, limit: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(limit);
+    let total = 0;
+    // procfs hands out one page per read; loop until EOF or the cap.
+    for (;;) {
+      const n = fs.readSync(fd, buf, total, limit - total, null);
+      if (n === 0) break;
+      total += n;
+      if (total >= limit) break;
+    }
+    return buf.subarray(0, total);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface ProcReaderOptions {
+  /** Where uids come from. `auto`: the directory owner on a real procfs (what lsns shows),
+   * the effective uid in `status` elsewhere (fixture files have no meaningful owner). */
+  uidSource?: 'auto' | 'owner' | 'status';
+  onIssue?: IssueSink;
+}
+
+export class ProcReader {
+  readonly root: string;
+  readonly uidFromOwner: boolean;
+  private readonly onIssue: IssueSink;
+
+  constructor(root = '/proc', opts: ProcReaderOptions = {}) {
+    this.root = root;
+    this.onIssue = opts.onIssue ?? (() => {});
+    const source = opts.uidSource ?? 'auto';
+    this.uidFromOwner = source === 'owner' || (source === 'auto' && ProcReader.isProcfs(root));
+  }
+
+  static isProcfs(dir: string): boolean {
+    try {
+      return fs.statfsSync(dir).type === PROC_SUPER_MAGIC;
+    } catch {
+      return false;
+    }
+  }
+
+  private report(pid: number | null, file: string, err: unknown): void {
+    const code = errCode(err);
+    this.onIssue({ pid, file, problem: classify(code), ...(code ? { code } : {}) });
+  }
+
+  /** Fails only when the root itself cannot be listed: that is the caller's error, not a scan hiccup. */
+  listPids(): number[] {
+    const pids: number[] = [];
+    for (const name of fs.readdirSync(this.root)) {
+      const pid = parsePidName(name);
+      if (pid !== null) pids.push(pid);
+    }
+    return pids.sort((a, b) => a - b);
+  }
+
+  /** The namespaces of one process; links that cannot be read are skipped (as lsns does). */
+  readNsLinks(pid: number, types: readonly NsType[] = NS_TYPES): NsLink[] {
+    const links: NsLink[] = [];
+    const dir = `${this.root}/${pid}/ns/`;
+    for (const type of types) {
+      let target: string;
+      try {
+        target = fs.readlinkSync(dir + type);
+      } catch (err) {
+        this.report(pid, `ns/${type}`, err);
+        // The whole process is gone: no point asking for the other seven links.
+        if (errCode(err) === 'ENOENT' && !fs.existsSync(`${this.root}/${pid}`)) return [];
+        continue;
+      }
+      const link = parseNsLink(target, type);
+      if (link) links.push(link);
+      else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
+    }
+    return links;
+  }
+
+  /** ppid, uid, comm and command line of a process, or null when it vanished or its stat is garbage. */
+  readDetails(pid: number): ProcDetails | null {
+    const dir = `${this.root}/${pid}`;
+    let statText: string;
+    try {
+      statText = readCapped(`${dir}/stat`, SMALL_FILE_LIMIT).toString('latin1');
+    } catch (err) {
+      this.report(pid, 'stat', err);
+      return null;
+    }
+    const stat = parseStat(statText);
+    if (!stat) {
+      this.onIssue({ pid, file: 'stat', problem: 'garbage' });
+      return null;
+    }
+    const uid = this.readUid(pid, dir);
+    if (uid === null) return null;
+    let cmdline = '';
+    try {
+      cmdline = readCapped(`${dir}/cmdline`, CMDLINE_READ_LIMIT).toString('latin1');
+    } catch (err) {
+      // A process whose cmdline vanished is gone; an unreadable one still has a comm.
+      this.report(pid, 'cmdline', err);
+      if (classify(errCode(err)) === 'vanished') return null;
+    }
+    return { pid, ppid: stat.ppid, uid, comm: stat.comm, cmdline: cmdlineToCommand(cmdline), startTime: stat.startTime };
+  }
+
+  private readUid(pid: number, dir: string): number | null {
+    if (this.uidFromOwner) {
+      try {
+        return fs.statSync(dir).uid;
+      } catch (err) {
+        this.report(pid, '.', err);
+        return null;
+      }
+    }
+    try {
+      const uid = parseStatusEuid(readCapped(`${dir}/status`, SMALL_FILE_LIMIT).toString('latin1'));
+      if (uid === null) this.onIssue({ pid, file: 'status', problem: 'garbage' });
+      return uid;
+    } catch (err) {
+      this.report(pid, 'status', err);
+      return null;
+    }
+  }
+
+  /** A file under the root, for the passwd lookup (`<root>/1/root/etc/passwd`). */
+  resolve(...parts: string[]): string {
+    return path.join(this.root, ...parts);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Turns processes into namespace rows, the way lsns counts them: per namespace inode the number of
+ * processes in it and the details of its LOWEST pid. Details (stat, uid, cmdline) are read only for
+ * those lowest pids, which is what makes a scan cheap on hosts with thousands of processes.
+ */
+import type { UserNames } from '../procfs/passwd.js';
+import type { ProcReader } from '../procfs/reader.js';
+import { NS_TYPES, type ByteString, type NsLink, type NsType, type ProcDetails } from '../procfs/types.js';
+
+/** lsns cuts COMMAND at this many bytes (see native-notes/lsns-output-format.md). */
+export const COMMAND_MAX_BYTES = 8191;
+
+export interface NamespaceRow {
+  ns: number;
+  type: NsType;
+  /** `/proc/<pid>/ns/<type>` of the row's process, always spelled with /proc as lsns prints it. */
+  path: string;
+  nprocs: number;
+  pid: number;
+  ppid: number;
+  /** Byte string (see ByteString). */
+  command: ByteString;
+  uid: number;
+  /** Byte string, as read from passwd. */
+  user: ByteString;
+  /** Filled by the kernel-native layer when asked for; absent means "not looked up". */
+  netnsid?: string;
+  nsfs?: string[];
+  pns?: number;
+  ons?: number;
+}
+
+export interface ScanOptions {
+  /** Only these types (lsns -t). Default: all eight. */
+  types?: readonly NsType[];
+}
+
+export interface ScanResult {
+  rows: NamespaceRow[];
+  /** Every listed process with the namespaces that could be read, for -p and per-process views. */
+  memberships: Map<number, NsLink[]>;
+  /** Pids in each namespace, ascending, by inode. */
+  members: Map<number, number[]>;
+  /** Details read during the scan, by pid (only row processes). */
+  details: Map<number, ProcDetails>;
+}
+
+interface NsAcc {
+  type: NsType;
+  ino: number;
+  /** Ascending, because pids are visited in ascending order. */
+  pids: number[];
+}
+
+export function commandOf(d: Pick<ProcDetails, 'cmdline' | 'comm'>): string {
+  const cmd = d.cmdline === '' ? d.comm : d.cmdline;
+  return cmd.length > COMMAND_MAX_BYTES ? cmd.slice(0, COMMAND_MAX_BYTES) : cmd;
+}
+
+export function scanNamespaces(reader: ProcReader, users: UserNames, opts: ScanOptions = {}): ScanResult {
+  const types = opts.types ?? NS_TYPES;
+  const byIno = new Map<number, NsAcc>();
+  const memberships = new Map<number, NsLink[]>();
+
+  for (const pid of reader.listPids()) {
+    const links = reader.readNsLinks(pid, types);
+    if (links.length === 0) continue;
+    memberships.set(pid, links);
+    for (const link of links) {
+      let acc = byIno.get(link.ino);
+      if (!acc) {
+        acc = { type: link.type, ino: link.ino, pids: [] };
+        byIno.set(link.ino, acc);
+      }
+      acc.pids.push(pid);
+    }
+  }
+
+  const details = new Map<number, ProcDetails>();
+  const gone = new Set<number>();
+  /** A process that vanished between its ns links and its stat never existed for this scan. */
+  const detailsOf = (pid: number): ProcDetails | null => {
+    if (gone.has(pid)) return null;
+    const cached = details.get(pid);
+    if (cached) return cached;
+    const d = reader.readDetails(pid);
+    if (d) details.set(pid, d);
+    else gone.add(pid);
+    return d;
+  };
+
+  const rows: NamespaceRow[] = [];
+  for (const acc of byIno.values()) {
+    let rep: ProcDetails | null = null;
+    for (const pid of acc.pids) {
+      rep = detailsOf(pid);
+      if (rep) break;
+    }
+    if (!rep) continue;
+    const alive = acc.pids.reduce((n, pid) => (gone.has(pid) ? n : n + 1), 0);
+    rows.push({
+      ns: acc.ino,
+      type: acc.type,
+      path: `/proc/${rep.pid}/ns/${acc.type}`,
+      nprocs: alive,
+      pid: rep.pid,
+      ppid: rep.ppid,
+      command: commandOf(rep),
+      uid: rep.uid,
+      user: users.name(rep.uid),
+    });
+  }
+  const members = new Map<number, number[]>();
+  for (const acc of byIno.values()) members.set(acc.ino, gone.size ? acc.pids.filter((p) => !gone.has(p)) : acc.pids);
+  for (const pid of gone) memberships.delete(pid);
+  rows.sort((a, b) => a.ns - b.ns);
+  return { rows, memberships, members, details };
+}
