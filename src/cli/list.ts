@@ -7,6 +7,7 @@ import { loadUserNames, passwdCandidates } from '../procfs/passwd.js';
 import { ProcReader, type ReadIssue } from '../procfs/reader.js';
 import { memberRows } from '../scan/members.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
+import { attachNsfs } from '../scan/nsfs.js';
 
 export interface CliIo {
   /** Byte-string output (latin1 chars are bytes). */
@@ -73,6 +74,7 @@ export function runList(argv: readonly string[], io: CliIo, prog = 'scope-namesp
       rows = memberRows(reader, users, scan, row);
     }
   }
+  if (opts.columns.includes('NSFS')) attachNsfs(rows, reader);
   io.out(render(rows, opts, { width: io.ttyWidth, utf8: localeIsUtf8(io.env) }));
   return 0;
 }

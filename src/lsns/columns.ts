@@ -47,7 +47,7 @@ export const COLUMNS: Readonly<Record<ColumnName, ColumnInfo>> = {
   UID: info('UID', 'UID of the PID', 'number'),
   USER: info('USER', 'username of the PID', 'string'),
   NETNSID: info('NETNSID', 'namespace ID as used by network subsystem', 'string', false),
-  NSFS: info('NSFS', 'nsfs mountpoint (usually used network subsystem)', 'string', false),
+  NSFS: info('NSFS', 'nsfs mountpoint (usually used network subsystem)', 'string'),
   PNS: info('PNS', 'parent namespace identifier (inode number)', 'number', false),
   ONS: info('ONS', 'owner namespace identifier (inode number)', 'number', false),
 };

@@ -111,9 +111,12 @@ export function renderTable<R extends NamespaceRow>(forest: readonly OutNode<R>[
   const leftAligned = (col: ColumnName): boolean => !COLUMNS[col].right || (col === o.treeColumn && col === 'NS');
   const pad = (text: string, width: number, shown: number, i: number): string => {
     const col = columns[i] as ColumnName;
+    const last = i === columns.length - 1;
+    // The last column is never padded on the right, and an empty last cell not at all.
+    if (last && text === '') return '';
     const fill = ' '.repeat(Math.max(0, width - shown));
     if (!leftAligned(col)) return fill + text;
-    return i === columns.length - 1 ? text : text + fill;
+    return last ? text : text + fill;
   };
 
   const out: string[] = [];

@@ -15,6 +15,8 @@ const PROC_SUPER_MAGIC = 0x9fa0;
 export const CMDLINE_READ_LIMIT = 8191;
 /** stat and status are small; cap reads so a garbage fixture file cannot make us slurp gigabytes. */
 const SMALL_FILE_LIMIT = 16384;
+/** Hosts with many containers have long mount tables; 64 MiB is far beyond any real one. */
+const MOUNTINFO_LIMIT = 64 * 1024 * 1024;
 
 export type ReadProblem =
   | 'unreadable' // EACCES/EPERM: skipped the way lsns skips it
@@ -182,6 +184,16 @@ export class ProcReader {
       return uid;
     } catch (err) {
       this.report(pid, 'status', err);
+      return null;
+    }
+  }
+
+  /** mountinfo of a process (or `self`, the reader's own mount namespace); null when unreadable. */
+  readMountinfo(pid: number | 'self'): string | null {
+    try {
+      return readCapped(`${this.root}/${pid}/mountinfo`, MOUNTINFO_LIMIT).toString('latin1');
+    } catch (err) {
+      this.report(pid === 'self' ? null : pid, 'mountinfo', err);
       return null;
     }
   }
