@@ -1,13 +1,14 @@
 /** `scope-namespaces list`: lsns 2.38.1's interface and output, from our own scanner. */
 import { parseListArgs, type ListOptions } from '../lsns/args.js';
-import { COLUMNS } from '../lsns/columns.js';
 import { helpText, VERSION_TEXT } from '../lsns/help.js';
 import { localeIsUtf8, render } from '../lsns/render.js';
 import { loadUserNames, passwdCandidates } from '../procfs/passwd.js';
 import { ProcReader, type ReadIssue } from '../procfs/reader.js';
 import { memberRows } from '../scan/members.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
-import { attachNsfs } from '../scan/nsfs.js';
+import { Enricher, ownUserNs } from '../scan/enrich.js';
+import type { RelationContext } from '../lsns/tree.js';
+import { NS_TYPES } from '../procfs/types.js';
 
 export interface CliIo {
   /** Byte-string output (latin1 chars are bytes). */
@@ -19,7 +20,7 @@ export interface CliIo {
   debug?(issue: ReadIssue): void;
 }
 
-export function runList(argv: readonly string[], io: CliIo, prog = 'scope-namespaces list'): number {
+export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-namespaces list'): Promise<number> {
   const parsed = parseListArgs(argv);
   const usage = (message: string, hint: boolean): number => {
     if (message !== '') io.err(`${prog}: ${message}\n`);
@@ -43,10 +44,6 @@ export function runList(argv: readonly string[], io: CliIo, prog = 'scope-namesp
   if (opts.task !== null && opts.task !== 0 && opts.namespace !== null && opts.namespace !== 0) {
     return usage('--task is mutually exclusive with <namespace>', false);
   }
-  const missing = opts.columns.filter((c) => !COLUMNS[c].supported);
-  if (missing.length > 0) {
-    return usage(`column ${missing[0]} is not supported yet (it needs the kernel-native layer)`, false);
-  }
 
   const reader = new ProcReader(opts.proc, { onIssue: (i) => io.debug?.(i) });
   let pids: number[];
@@ -59,22 +56,70 @@ export function runList(argv: readonly string[], io: CliIo, prog = 'scope-namesp
   if (pids.length === 0) io.err(`${prog}: warning: ${opts.proc} holds no processes; is it a procfs?\n`);
 
   const users = loadUserNames(passwdCandidates(opts.proc));
-  const scan = scanNamespaces(reader, users, opts.types.length > 0 ? { types: opts.types } : {});
-  let rows: NamespaceRow[] = scan.rows;
+  const types = opts.types.length > 0 ? opts.types : NS_TYPES;
+  const scan = scanNamespaces(reader, users, { types });
+  const relationTree = !opts.list && opts.tree !== 'process';
+  const enricher = new Enricher(
+    reader,
+    users,
+    {
+      nsfs: opts.columns.includes('NSFS'),
+      relations: relationTree || opts.columns.includes('PNS') || opts.columns.includes('ONS'),
+      netnsid: opts.columns.includes('NETNSID'),
+      hostname: opts.columns.includes('HOSTNAME'),
+    },
+    (message) => io.err(`${prog}: warning: ${message}\n`),
+  );
+  try {
+    // Namespaces kept alive only by a bind mount: listed with NPROCS 0 (as newer util-linux does).
+    const persistent = opts.noPersistent ? [] : enricher.persistentRows(scan.rows, types);
+    let rows: NamespaceRow[] = opts.persistent ? persistent : [...scan.rows, ...persistent].sort((a, b) => a.ns - b.ns);
+    const all = new Map(rows.map((r) => [r.ns, r]));
 
-  if (opts.task !== null && opts.task !== 0) {
-    const mine = new Set((scan.memberships.get(opts.task) ?? []).map((l) => l.ino));
-    rows = rows.filter((r) => mine.has(r.ns));
-  }
-  if (opts.namespace !== null) {
-    // Process mode: lsns <ns> lists that namespace's processes (lsns 0: every namespace row).
-    if (opts.namespace !== 0) {
+    if (opts.task !== null && opts.task !== 0) {
+      const mine = new Set((scan.memberships.get(opts.task) ?? []).map((l) => l.ino));
+      rows = rows.filter((r) => mine.has(r.ns));
+    }
+    if (opts.namespace !== null && opts.namespace !== 0) {
+      // Process mode: lsns <ns> lists that namespace's processes.
       const row = rows.find((r) => r.ns === opts.namespace);
       if (!row) return usage(`not found namespace: ${opts.namespace}`, false);
       rows = memberRows(reader, users, scan, row);
     }
+    for (const row of rows) enricher.enrichSync(row);
+    if (relationTree && (opts.task === null || opts.task === 0) && opts.namespace === null) {
+      // The relation trees also list every owner/parent the ioctl walk met that no scanned
+      // process is in, as NPROCS-0 rows (lsns 2.38.1 does; see lsns-output-format.md §11).
+      const extra: NamespaceRow[] = [];
+      for (const ino of enricher.knownNamespaces()) {
+        if (all.has(ino)) continue;
+        const row = enricher.placeholder(ino);
+        if (row) extra.push(row);
+      }
+      if (extra.length > 0) rows = [...rows, ...extra].sort((a, b) => a.ns - b.ns);
+    }
+    await enricher.hostnames(rows);
+
+    const relations: RelationContext | null = relationTree
+      ? {
+          initialUserNs: ownUserNs(reader),
+          lookup: (ino) => {
+            const scanned = all.get(ino);
+            if (scanned) {
+              enricher.enrichSync(scanned);
+              return scanned;
+            }
+            return enricher.placeholder(ino);
+          },
+          ancestorOf: (ino) => {
+            const rel = enricher.relation(ino);
+            return rel ? (opts.tree === 'owner' ? rel.ons : rel.pns) : 0;
+          },
+        }
+      : null;
+    io.out(render(rows, opts, { width: io.ttyWidth, utf8: localeIsUtf8(io.env) }, relations));
+  } finally {
+    await enricher.close();
   }
-  if (opts.columns.includes('NSFS')) attachNsfs(rows, reader);
-  io.out(render(rows, opts, { width: io.ttyWidth, utf8: localeIsUtf8(io.env) }));
   return 0;
 }

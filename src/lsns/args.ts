@@ -5,7 +5,7 @@
  * --tree=owner), and `--` ending the options.
  */
 import { isNsType, type NsType } from '../procfs/types.js';
-import { COLUMN_NAMES, DEFAULT_COLUMNS, DEFAULT_NET_COLUMNS, lookupColumn, PROCESS_MODE_COLUMNS, type ColumnName } from './columns.js';
+import { LSNS_COLUMNS, DEFAULT_COLUMNS, DEFAULT_NET_COLUMNS, lookupColumn, PROCESS_MODE_COLUMNS, type ColumnName } from './columns.js';
 
 export type TreeKind = 'process' | 'parent' | 'owner';
 
@@ -23,7 +23,10 @@ export interface ListOptions {
   /** The optional positional argument: a namespace inode. */
   namespace: number | null;
   proc: string;
+  /** -P: only namespaces no process is in (pinned by a bind mount). */
   persistent: boolean;
+  /** --no-persistent: exactly lsns 2.38.1's rows, without bind-mount-only namespaces. */
+  noPersistent: boolean;
 }
 
 export type ParseOutcome =
@@ -53,6 +56,8 @@ const OPTS: readonly OptSpec[] = [
   { long: 'tree', short: 'T', arity: 'optional' },
   { long: 'help', short: 'h', arity: 'none' },
   { long: 'version', short: 'V', arity: 'none' },
+  { long: 'persistent', short: 'P', arity: 'none' },
+  { long: 'no-persistent', arity: 'none' },
   { long: 'proc', arity: 'required' },
 ];
 
@@ -61,6 +66,32 @@ function parseUnsigned(text: string, max: number): number | null {
   if (!/^[0-9]+$/.test(text)) return null;
   const n = Number(text);
   return Number.isSafeInteger(n) && n <= max ? n : null;
+}
+
+/**
+ * Splits an -o list the way lsns does (black-box, 2.38.1): items end at a comma, except that a
+ * comma that is the LAST character stays part of the last item (`NS,TYPE,` has the items `NS`
+ * and `TYPE,`, so it fails as an unknown column). lsns handles the items in order: an empty item
+ * (`NS,,TYPE`, `,NS`; null here) ends it with exit 1 and no message, an unknown name with
+ * `unknown column: <rest>`, `rest` being the text from the item's start to the end of the list
+ * (`-o NS,FOO,,TYPE` -> `unknown column: FOO,,TYPE`).
+ */
+export function splitColumnList(list: string): Array<{ name: string; rest: string } | null> {
+  const items: Array<{ name: string; rest: string } | null> = [];
+  let begin = 0;
+  while (begin < list.length) {
+    const comma = list.indexOf(',', begin);
+    const last = list.length - 1;
+    if (comma === begin && comma !== last) {
+      items.push(null);
+      begin = comma + 1;
+      continue;
+    }
+    const end = comma < 0 || comma === last ? list.length : comma;
+    items.push({ name: list.slice(begin, end), rest: list.slice(begin) });
+    begin = end + 1;
+  }
+  return items;
 }
 
 export function parseListArgs(argv: readonly string[]): ParseOutcome {
@@ -78,6 +109,7 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
     namespace: null,
     proc: '/proc',
     persistent: false,
+    noPersistent: false,
   };
   let outputSpec: string | null = null;
   let outputAll = false;
@@ -156,7 +188,9 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
         outputSpec = v;
         break;
       case 'output-all':
+        // --output-all also switches to the flat list (an explicit -T still wins, see below).
         outputAll = true;
+        o.list = true;
         break;
       case 'task': {
         const pid = parseUnsigned(v, 0x7fffffff);
@@ -190,6 +224,12 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
       case 'version':
         version = true;
         break;
+      case 'persistent':
+        o.persistent = true;
+        break;
+      case 'no-persistent':
+        o.noPersistent = true;
+        break;
       case 'proc':
         if (v === '') return fail(`invalid --proc argument: ''`, false);
         o.proc = v;
@@ -212,16 +252,17 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
   // the LAST -o replaces them or +LIST appends to them; -o beats --output-all in either order.
   const defaults =
     o.namespace !== null ? PROCESS_MODE_COLUMNS : o.types.includes('net') ? DEFAULT_NET_COLUMNS : DEFAULT_COLUMNS;
-  const base: ColumnName[] = outputAll && outputSpec === null ? [...COLUMN_NAMES] : [...defaults];
+  const base: ColumnName[] = outputAll && outputSpec === null ? [...LSNS_COLUMNS] : [...defaults];
   if (outputSpec !== null) {
     const append = outputSpec.startsWith('+');
-    const names = (append ? outputSpec.slice(1) : outputSpec).split(',');
+    const items = splitColumnList(append ? outputSpec.slice(1) : outputSpec);
     // lsns fails silently (exit 1, no message) on an empty list or an empty item.
-    if (names.some((n) => n === '')) return fail('', false);
+    if (items.length === 0) return fail('', false);
     const picked: ColumnName[] = append ? base : [];
-    for (const name of names) {
-      const col = lookupColumn(name);
-      if (!col) return fail(`unknown column: ${name}`, false);
+    for (const item of items) {
+      if (item === null) return fail('', false);
+      const col = lookupColumn(item.name);
+      if (!col) return fail(`unknown column: ${item.rest}`, false);
       picked.push(col.name);
     }
     o.columns = picked;

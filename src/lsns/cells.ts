@@ -2,6 +2,8 @@
 import type { NamespaceRow } from '../scan/namespaces.js';
 import type { ColumnName } from './columns.js';
 
+const num = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
+
 export function cellText(row: NamespaceRow, col: ColumnName): string {
   switch (col) {
     case 'NS':
@@ -9,26 +11,28 @@ export function cellText(row: NamespaceRow, col: ColumnName): string {
     case 'TYPE':
       return row.type;
     case 'PATH':
-      return row.path;
+      return row.path ?? '';
     case 'NPROCS':
       return String(row.nprocs);
     case 'PID':
-      return String(row.pid);
+      return num(row.pid);
     case 'PPID':
-      return String(row.ppid);
+      return num(row.ppid);
     case 'COMMAND':
-      return row.command;
+      return row.command ?? '';
     case 'UID':
-      return String(row.uid);
+      return num(row.uid);
     case 'USER':
-      return row.user;
+      return row.user ?? '';
     case 'NETNSID':
       return row.netnsid ?? '';
     case 'NSFS':
       return row.nsfs?.join('\n') ?? '';
     case 'PNS':
-      return row.pns === undefined ? '' : String(row.pns);
+      return num(row.pns);
     case 'ONS':
-      return row.ons === undefined ? '' : String(row.ons);
+      return num(row.ons);
+    case 'HOSTNAME':
+      return row.hostname ?? '';
   }
 }

@@ -14,6 +14,7 @@ export const COLUMN_NAMES = [
   'NSFS',
   'PNS',
   'ONS',
+  'HOSTNAME',
 ] as const;
 export type ColumnName = (typeof COLUMN_NAMES)[number];
 
@@ -46,16 +47,21 @@ export const COLUMNS: Readonly<Record<ColumnName, ColumnInfo>> = {
   COMMAND: info('COMMAND', 'command line of the PID', 'string'),
   UID: info('UID', 'UID of the PID', 'number'),
   USER: info('USER', 'username of the PID', 'string'),
-  NETNSID: info('NETNSID', 'namespace ID as used by network subsystem', 'string', false),
+  // A string in JSON ("unassigned" or the id) but right-aligned in the table, as lsns does.
+  NETNSID: { ...info('NETNSID', 'namespace ID as used by network subsystem', 'string'), right: true },
   NSFS: info('NSFS', 'nsfs mountpoint (usually used network subsystem)', 'string'),
-  PNS: info('PNS', 'parent namespace identifier (inode number)', 'number', false),
-  ONS: info('ONS', 'owner namespace identifier (inode number)', 'number', false),
+  PNS: info('PNS', 'parent namespace identifier (inode number)', 'number'),
+  ONS: info('ONS', 'owner namespace identifier (inode number)', 'number'),
+  HOSTNAME: info('HOSTNAME', 'hostname inside a UTS namespace (not in lsns)', 'string'),
 };
 
 export function lookupColumn(name: string): ColumnInfo | null {
   const upper = name.toUpperCase();
   return (COLUMN_NAMES as readonly string[]).includes(upper) ? COLUMNS[upper as ColumnName] : null;
 }
+
+/** lsns's own 13 columns, what --output-all prints (HOSTNAME is ours and must be asked for). */
+export const LSNS_COLUMNS: readonly ColumnName[] = COLUMN_NAMES.filter((c) => c !== 'HOSTNAME');
 
 export const DEFAULT_COLUMNS: readonly ColumnName[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND'];
 export const DEFAULT_NET_COLUMNS: readonly ColumnName[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'];

@@ -25,6 +25,8 @@ export function helpText(prog: string): string {
     ' -W, --nowrap           multi-line cells on one line',
     ' -t, --type <name>      only this namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)',
     ' -T, --tree <rel>       tree by process (default), owner or parent',
+    ' -P, --persistent       only namespaces no process is in (kept by a bind mount)',
+    '     --no-persistent    leave those out (exactly the rows of lsns 2.38.1)',
     '     --proc <dir>       procfs root to read (default /proc; a captured fixture works too)',
     '',
     ' -h, --help             this help',

@@ -3,7 +3,7 @@ import type { NamespaceRow } from '../scan/namespaces.js';
 import type { ListOptions } from './args.js';
 import { renderJson } from './json.js';
 import { renderTable } from './table.js';
-import { flat, processForest, type OutNode } from './tree.js';
+import { flat, processForest, relationForest, walk, type OutNode, type RelationContext } from './tree.js';
 
 export interface Arranged {
   forest: OutNode[];
@@ -11,11 +11,22 @@ export interface Arranged {
   treeColumn: 'COMMAND' | 'NS' | null;
 }
 
-export function arrange(rows: readonly NamespaceRow[], opts: Pick<ListOptions, 'list' | 'tree' | 'columns'>): Arranged {
-  if (opts.list || opts.tree !== 'process' || !opts.columns.includes('COMMAND')) {
-    return { forest: flat(rows), treeColumn: null };
+export function arrange(
+  rows: readonly NamespaceRow[],
+  opts: Pick<ListOptions, 'list' | 'tree' | 'columns'>,
+  relations: RelationContext | null,
+): Arranged {
+  if (opts.list) return { forest: flat(rows), treeColumn: null };
+  if (opts.tree === 'process') {
+    return opts.columns.includes('COMMAND') ? { forest: processForest(rows), treeColumn: 'COMMAND' } : { forest: flat(rows), treeColumn: null };
   }
-  return { forest: processForest(rows), treeColumn: 'COMMAND' };
+  if (!relations) return { forest: flat(rows), treeColumn: null };
+  const forest = relationForest(rows, relations);
+  if (opts.columns.includes('NS')) return { forest, treeColumn: 'NS' };
+  // Without the NS column lsns prints the same rows flat, in the tree's order.
+  const order: NamespaceRow[] = [];
+  walk(forest, (node) => order.push(node.row));
+  return { forest: flat(order), treeColumn: null };
 }
 
 export interface Terminal {
@@ -31,8 +42,8 @@ export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
   return /utf-?8/i.test(locale);
 }
 
-export function render(rows: readonly NamespaceRow[], opts: ListOptions, term: Terminal): string {
-  const { forest, treeColumn } = arrange(rows, opts);
+export function render(rows: readonly NamespaceRow[], opts: ListOptions, term: Terminal, relations: RelationContext | null = null): string {
+  const { forest, treeColumn } = arrange(rows, opts, relations);
   if (opts.json) return renderJson(forest, opts.columns, treeColumn !== null);
   return renderTable(forest, opts.columns, {
     treeColumn,

@@ -20,11 +20,52 @@ export function processForest(rows: readonly NamespaceRow[]): OutNode[] {
   const lastByPid = new Map<number, OutNode>();
   for (const row of rows) {
     const node: OutNode = { row, children: [] };
-    const parent = row.ppid !== row.pid ? lastByPid.get(row.ppid) : undefined;
+    const parent = row.ppid !== null && row.ppid !== row.pid ? lastByPid.get(row.ppid) : undefined;
     if (parent) parent.children.push(node);
     else roots.push(node);
-    lastByPid.set(row.pid, node);
+    if (row.pid !== null) lastByPid.set(row.pid, node);
   }
+  return roots;
+}
+
+export interface RelationContext {
+  /** The user namespace the tool runs in: lsns emits it first in both relation trees. */
+  initialUserNs: number | null;
+  /** A row for a namespace that is not displayed: the scanned row when there is one (filtered out
+   * by -p), else a placeholder with NPROCS 0, or null when nothing is known of it. */
+  lookup(ino: number): NamespaceRow | null;
+  /** PNS or ONS of any known namespace (0: none). */
+  ancestorOf(ino: number): number;
+}
+
+/**
+ * `--tree=owner|parent` (see native-notes/lsns-output-format.md §11): the initial user namespace
+ * first, then rows in NS order, each preceded by its missing ancestors (recursively), each hung
+ * under its owner/parent when that is emitted.
+ */
+export function relationForest(rows: readonly NamespaceRow[], ctx: RelationContext): OutNode[] {
+  const roots: OutNode[] = [];
+  const emitted = new Map<number, OutNode>();
+  const displayed = new Map(rows.map((r) => [r.ns, r]));
+  const inProgress = new Set<number>();
+  const ensure = (ino: number): OutNode | null => {
+    const done = emitted.get(ino);
+    if (done) return done;
+    if (inProgress.has(ino)) return null; // a cycle would be a kernel bug; never loop on it
+    const row = displayed.get(ino) ?? ctx.lookup(ino);
+    if (!row) return null;
+    inProgress.add(ino);
+    const up = ctx.ancestorOf(ino);
+    const parent = up !== 0 && up !== ino ? ensure(up) : null;
+    inProgress.delete(ino);
+    const node: OutNode = { row, children: [] };
+    if (parent) parent.children.push(node);
+    else roots.push(node);
+    emitted.set(ino, node);
+    return node;
+  };
+  if (ctx.initialUserNs !== null) ensure(ctx.initialUserNs);
+  for (const row of rows) ensure(row.ns);
   return roots;
 }
 

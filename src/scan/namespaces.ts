@@ -10,24 +10,31 @@ import { NS_TYPES, type ByteString, type NsLink, type NsType, type ProcDetails }
 /** lsns cuts COMMAND at this many bytes (see native-notes/lsns-output-format.md). */
 export const COMMAND_MAX_BYTES = 8191;
 
+/**
+ * One namespace. Process-backed rows have every field; rows of namespaces no listed process is in
+ * (pinned only by a bind mount, or ancestors shown by the owner/parent trees) have NPROCS 0 and
+ * null where lsns prints an empty cell.
+ */
 export interface NamespaceRow {
   ns: number;
   type: NsType;
   /** `/proc/<pid>/ns/<type>` of the row's process, always spelled with /proc as lsns prints it. */
-  path: string;
+  path: string | null;
   nprocs: number;
-  pid: number;
-  ppid: number;
+  pid: number | null;
+  ppid: number | null;
   /** Byte string (see ByteString). */
-  command: ByteString;
-  uid: number;
-  /** Byte string, as read from passwd. */
-  user: ByteString;
+  command: ByteString | null;
+  uid: number | null;
+  /** Byte string, as read from passwd; for process-less rows the owner of the (owning) user ns. */
+  user: ByteString | null;
   /** Filled by the kernel-native layer when asked for; absent means "not looked up". */
   netnsid?: string;
   nsfs?: string[];
   pns?: number;
   ons?: number;
+  /** Our own column: the hostname inside a UTS namespace. */
+  hostname?: string;
 }
 
 export interface ScanOptions {
@@ -89,14 +96,27 @@ export function scanNamespaces(reader: ProcReader, users: UserNames, opts: ScanO
     return d;
   };
 
-  const rows: NamespaceRow[] = [];
+  // On a real procfs stat is never garbage and a process that cannot be read has just exited (a
+  // race either answer fits), so details are read for representatives only, which keeps scans
+  // cheap. A captured or hand-made tree (uids from status) can hold processes with a broken stat
+  // or status: read them all there, so such a process is left out of every count whatever -t asks.
+  if (!reader.uidFromOwner) for (const pid of memberships.keys()) detailsOf(pid);
+
+  // Representatives first, counts after: a process found gone (vanished, garbage stat) while
+  // looking for any namespace's representative is then left out of EVERY namespace's NPROCS, not
+  // only of those that happen to come later in the map.
+  const reps: Array<[NsAcc, ProcDetails]> = [];
   for (const acc of byIno.values()) {
-    let rep: ProcDetails | null = null;
     for (const pid of acc.pids) {
-      rep = detailsOf(pid);
-      if (rep) break;
+      const d = detailsOf(pid);
+      if (d) {
+        reps.push([acc, d]);
+        break;
+      }
     }
-    if (!rep) continue;
+  }
+  const rows: NamespaceRow[] = [];
+  for (const [acc, rep] of reps) {
     const alive = acc.pids.reduce((n, pid) => (gone.has(pid) ? n : n + 1), 0);
     rows.push({
       ns: acc.ino,

@@ -1,0 +1,182 @@
+/**
+ * The columns that need more than the process walk: NSFS (mount tables), PNS/ONS (ioctl_ns),
+ * NETNSID (rtnetlink), HOSTNAME (setns+uname on a worker thread), and the rows of namespaces that
+ * only a bind mount keeps alive. Each is computed only when asked for. Native failures degrade
+ * to lsns's empty/0 values with one warning per kind, never an exception.
+ */
+import * as fs from 'node:fs';
+import { NetnsIdQuery, netnsIdCell } from '../native/netnsid.js';
+import { terminateUtsWorker, utsHostnames } from '../native/uts.js';
+import type { UserNames } from '../procfs/passwd.js';
+import { ProcReader } from '../procfs/reader.js';
+import { parseNsLink } from '../procfs/parse.js';
+import { NS_TYPES, type NsType } from '../procfs/types.js';
+import type { NamespaceRow } from './namespaces.js';
+import { nsfsByNamespace } from './nsfs-mounts.js';
+import { parseNsfsMounts } from '../procfs/mountinfo.js';
+import { findPersistent, type PersistentNs } from './persistent.js';
+import { RelationWalker, type NsRelation } from './relations.js';
+
+export interface EnrichNeeds {
+  nsfs: boolean;
+  relations: boolean;
+  netnsid: boolean;
+  hostname: boolean;
+}
+
+export class Enricher {
+  private readonly walker = new RelationWalker();
+  private readonly accessPaths = new Map<number, string>();
+  private ownNsfs: Map<string, string[]> | null = null;
+  private netnsid: NetnsIdQuery | null = null;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    private readonly reader: ProcReader,
+    private readonly users: UserNames,
+    private readonly needs: EnrichNeeds,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  private warnOnce(kind: string, message: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    this.warn(message);
+  }
+
+  /** A path whose open(2) reaches the namespace of a row. */
+  accessPath(row: NamespaceRow): string | null {
+    const known = this.accessPaths.get(row.ns);
+    if (known) return known;
+    return row.pid === null ? null : this.reader.resolve(String(row.pid), 'ns', row.type);
+  }
+
+  /** Every namespace the ioctl walk has met so far. */
+  knownNamespaces(): number[] {
+    return [...this.walker.byIno.keys()];
+  }
+
+  relation(ino: number): NsRelation | undefined {
+    return this.walker.byIno.get(ino);
+  }
+
+  private walk(row: NamespaceRow): NsRelation | null {
+    const done = this.walker.byIno.get(row.ns);
+    if (done) return done;
+    const path = this.accessPath(row);
+    return path === null ? null : this.walker.fromPath(path);
+  }
+
+  /** uid that created the user namespace owning `ino` (or `ino` itself when it is a user ns). */
+  ownerUid(ino: number): number | null {
+    const rel = this.walker.byIno.get(ino);
+    if (!rel) return null;
+    if (rel.type === 'user') return rel.ownerUid;
+    return rel.ons === 0 ? null : (this.walker.byIno.get(rel.ons)?.ownerUid ?? null);
+  }
+
+  /** Rows for namespaces pinned only by nsfs bind mounts, NPROCS 0. */
+  persistentRows(rows: readonly NamespaceRow[], types: readonly NsType[]): NamespaceRow[] {
+    const found: PersistentNs[] = findPersistent(this.reader, rows, types);
+    return found.map((p) => {
+      this.accessPaths.set(p.ino, p.accessPath);
+      const row: NamespaceRow = {
+        ns: p.ino,
+        type: p.type,
+        path: p.mountPoints[0] ?? null,
+        nprocs: 0,
+        pid: null,
+        ppid: null,
+        command: null,
+        uid: null,
+        user: null,
+        nsfs: p.mountPoints,
+      };
+      const rel = this.walk(row);
+      const uid = rel ? this.ownerUid(p.ino) : null;
+      if (uid !== null) row.user = this.users.name(uid);
+      return row;
+    });
+  }
+
+  /** A row for a namespace known only through ioctl_ns (an ancestor in the owner/parent tree). */
+  placeholder(ino: number): NamespaceRow | null {
+    const rel = this.walker.byIno.get(ino);
+    if (!rel || rel.type === null) return null;
+    const uid = this.ownerUid(ino);
+    const row: NamespaceRow = {
+      ns: ino,
+      type: rel.type,
+      path: null,
+      nprocs: 0,
+      pid: null,
+      ppid: null,
+      command: null,
+      uid: null,
+      user: uid === null ? null : this.users.name(uid),
+    };
+    this.enrichSync(row);
+    return row;
+  }
+
+  /** Fills the synchronous columns asked for. */
+  enrichSync(row: NamespaceRow): void {
+    if (this.needs.relations) {
+      const rel = this.walk(row);
+      row.pns = rel?.pns ?? 0;
+      row.ons = rel?.ons ?? 0;
+      const summary = this.walker.summary();
+      if (summary) this.warnOnce('relations', summary);
+    }
+    if (this.needs.nsfs && row.nsfs === undefined) {
+      if (this.ownNsfs === null) {
+        const text = this.reader.readMountinfo('self');
+        this.ownNsfs = nsfsByNamespace(text === null ? [] : parseNsfsMounts(text));
+      }
+      row.nsfs = this.ownNsfs.get(`${row.type}:${row.ns}`) ?? [];
+    }
+    if (this.needs.netnsid && row.type === 'net') {
+      const path = this.accessPath(row);
+      if (this.netnsid === null) this.netnsid = new NetnsIdQuery();
+      const r = path === null ? null : this.netnsid.idOf(path);
+      row.netnsid = r === null ? '' : netnsIdCell(r);
+      if (r !== null && !r.ok) this.warnOnce('netnsid', `NETNSID could not be read (${r.code}: ${r.reason}); shown empty`);
+    }
+  }
+
+  /** HOSTNAME of every uts row, read inside each UTS namespace on a worker thread. */
+  async hostnames(rows: readonly NamespaceRow[]): Promise<void> {
+    if (!this.needs.hostname) return;
+    const targets = rows
+      .filter((r) => r.type === 'uts')
+      .map((r) => ({ ino: r.ns, path: this.accessPath(r) }))
+      .filter((t): t is { ino: number; path: string } => t.path !== null);
+    if (targets.length === 0) return;
+    let names: Map<number, string | null>;
+    try {
+      names = await utsHostnames(targets);
+    } catch (err) {
+      this.warnOnce('hostname', `UTS hostnames could not be read: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    for (const r of rows) if (r.type === 'uts') r.hostname = names.get(r.ns) ?? '';
+  }
+
+  async close(): Promise<void> {
+    this.netnsid?.close();
+    this.netnsid = null;
+    if (this.needs.hostname) await terminateUtsWorker();
+  }
+}
+
+/** The user namespace this process runs in, read from a live procfs; null for fixtures. */
+export function ownUserNs(reader: ProcReader): number | null {
+  if (!reader.uidFromOwner) return null;
+  try {
+    return parseNsLink(fs.readlinkSync(reader.resolve('self', 'ns', 'user')), 'user')?.ino ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export const ALL_TYPES: readonly NsType[] = NS_TYPES;
