@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /** Entry point: `scope-namespaces <command>`; invoked as `lsns` it behaves as `list`. */
 import * as path from 'node:path';
+import { runCapture } from './capture.js';
 import { runList, type CliIo } from './list.js';
 
 const USAGE = `Usage: scope-namespaces <command> [options]
 
 Commands:
   list      list namespaces like lsns (see: scope-namespaces list --help)
+  capture   snapshot /proc and lsns's output into a test fixture (capture --help)
   help      this text
 `;
 
@@ -26,6 +28,10 @@ export function main(argv: readonly string[]): number {
   switch (command) {
     case 'list':
       return runList(rest, processIo());
+    case 'capture':
+      // Async (it waits for a child to be reaped); the exit code is set when it is done.
+      void runCapture(rest).then((code) => (process.exitCode = code));
+      return 0;
     case 'help':
     case '--help':
     case '-h':

@@ -21,8 +21,9 @@ export interface TableOptions {
   utf8: boolean;
 }
 
-/** PID and PPID grow to 5 cells once any value is as wide as the header (observed in lsns). */
-const WIDTH_HINT: Partial<Record<ColumnName, number>> = { PID: 5, PPID: 5 };
+/** PID, PPID and TYPE grow to 5 cells once any value is as wide as the header (observed in lsns:
+ * `lsns -t user -o TYPE,NS` pads `user` to 5, `-t uts` keeps TYPE at 4). */
+const WIDTH_HINT: Partial<Record<ColumnName, number>> = { PID: 5, PPID: 5, TYPE: 5 };
 
 /** The only column lsns shrinks to fit a terminal; never below its header. */
 const SHRINKABLE: ColumnName = 'COMMAND';

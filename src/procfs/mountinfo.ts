@@ -26,7 +26,8 @@ export function parseNsfsMounts(text: string): NsfsMount[] {
     if (line === '') continue;
     const fields = line.split(' ');
     const sep = fields.indexOf('-', 6);
-    if (sep < 0 || fields.length < sep + 2) continue;
+    // After the separator the kernel always writes fstype, source and super options.
+    if (sep < 0 || fields.length < sep + 4) continue;
     if (fields[sep + 1] !== 'nsfs') continue;
     const dev = fields[2];
     const root = fields[3];

@@ -162,9 +162,10 @@ export class ProcReader {
     try {
       cmdline = readCapped(`${dir}/cmdline`, CMDLINE_READ_LIMIT).toString('latin1');
     } catch (err) {
-      // A process whose cmdline vanished is gone; an unreadable one still has a comm.
+      // A process whose cmdline vanished is gone; an unreadable one still has a comm. So does one
+      // whose directory is still there (a capture that left this cmdline out, see capture/snapshot.ts).
       this.report(pid, 'cmdline', err);
-      if (classify(errCode(err)) === 'vanished') return null;
+      if (classify(errCode(err)) === 'vanished' && !fs.existsSync(dir)) return null;
     }
     return { pid, ppid: stat.ppid, uid, comm: stat.comm, cmdline: cmdlineToCommand(cmdline), startTime: stat.startTime };
   }
