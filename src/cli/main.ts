@@ -2,12 +2,18 @@
 /** Entry point: `scope-namespaces <command>`; invoked as `lsns` it behaves as `list`. */
 import * as path from 'node:path';
 import { runCapture } from './capture.js';
+import { runCheck } from './check.js';
 import { runList, type CliIo } from './list.js';
+import { runReport } from './report.js';
+import { runServe } from './serve.js';
 
 const USAGE = `Usage: scope-namespaces <command> [options]
 
 Commands:
   list      list namespaces like lsns (see: scope-namespaces list --help)
+  serve     serve the namespaces to a Weave Scope probe (plugin daemon)
+  report    print one Scope plugin report to stdout
+  check     health check of the running plugin (exit 0 when healthy)
   capture   snapshot /proc and lsns's output into a test fixture (capture --help)
   help      this text
 `;
@@ -21,7 +27,7 @@ function processIo(): CliIo {
   };
 }
 
-export function main(argv: readonly string[]): number {
+export function main(argv: readonly string[]): number | Promise<number> {
   const self = path.basename(process.argv[1] ?? '');
   if (self === 'lsns') return runList(argv, processIo(), 'lsns');
   const [command, ...rest] = argv;
@@ -32,6 +38,12 @@ export function main(argv: readonly string[]): number {
       // Async (it waits for a child to be reaped); the exit code is set when it is done.
       void runCapture(rest).then((code) => (process.exitCode = code));
       return 0;
+    case 'serve':
+      return runServe(rest);
+    case 'report':
+      return runReport(rest);
+    case 'check':
+      return runCheck(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -43,4 +55,6 @@ export function main(argv: readonly string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const exit = main(process.argv.slice(2));
+if (typeof exit === 'number') process.exitCode = exit;
+else void exit.then((code) => (process.exitCode = code));

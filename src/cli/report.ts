@@ -1,0 +1,43 @@
+/** `scope-namespaces report`: one report, exactly what `serve` would answer, on stdout. */
+import { reportProblems } from '../scope/schema.js';
+import { takeSnapshot } from '../server/snapshot.js';
+import { ConfigError, EXIT_USAGE, parseReportConfig } from './config.js';
+
+export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID]
+
+Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdout.
+  --proc DIR       procfs to scan (default /proc)
+  --hostname NAME  host node name (default: env SCOPE_HOSTNAME, else the host name)
+  --plugin-id ID   plugin id in the spec (default host-namespaces)
+`;
+
+export function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
+  let cfg;
+  try {
+    cfg = parseReportConfig(argv, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(err.problems.map((p) => `scope-namespaces report: ${p}\n`).join(''));
+    return EXIT_USAGE;
+  }
+  if (cfg === 'help') {
+    process.stdout.write(REPORT_HELP);
+    return 0;
+  }
+  let snap;
+  try {
+    snap = takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    process.stderr.write(`scope-namespaces report: cannot read ${cfg.proc}: ${code}\n`);
+    return 1;
+  }
+  const problems = reportProblems(snap.report, cfg.pluginId);
+  if (problems.length > 0) {
+    // A bug on our side: say so rather than print something a probe would drop.
+    process.stderr.write(problems.map((p) => `scope-namespaces report: invalid report at ${p.path}: ${p.message}\n`).join(''));
+    return 1;
+  }
+  process.stdout.write(JSON.stringify(snap.report) + '\n');
+  return 0;
+}

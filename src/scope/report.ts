@@ -1,0 +1,147 @@
+/**
+ * The report a Scope probe takes from this plugin: one Host node carrying a multicolumn table of
+ * namespaces in its `latest` map, the table's template, and the plugin spec. See
+ * /work/shared/scope-protocol.md and schema.ts for the rules it must satisfy.
+ */
+import { bytesToUnicode } from '../lsns/escape.js';
+import type { NamespaceRow } from '../scan/namespaces.js';
+import { hostNodeId } from './host.js';
+
+export const DEFAULT_PLUGIN_ID = 'host-namespaces';
+/** Scope's rule for plugin ids (derived from the socket's file name). */
+export const PLUGIN_ID_RE = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
+export const TABLE_PREFIX = 'host-namespaces-table-';
+export const TABLE_LABEL = 'Host Namespaces';
+export const PLUGIN_LABEL = 'Host namespaces';
+export const PLUGIN_DESCRIPTION = 'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command';
+/** Separates row id and column id in a multicolumn cell key. */
+export const CELL_SEPARATOR = '___';
+
+export type DataType = '' | 'number' | 'link' | 'ip';
+
+export interface ColumnSpec {
+  id: string;
+  label: string;
+  dataType: DataType;
+}
+
+type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command';
+
+const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: DataType }> = [
+  { key: 'ns', label: 'NS', dataType: 'number' },
+  { key: 'type', label: 'Type', dataType: '' },
+  { key: 'nprocs', label: '# Procs', dataType: 'number' },
+  { key: 'pid', label: 'Pid', dataType: 'number' },
+  { key: 'user', label: 'User', dataType: '' },
+  { key: 'command', label: 'Command', dataType: '' },
+];
+
+export const columnId = (key: CellSource): string => `host-namespaces-${key}`;
+
+export const COLUMNS: readonly ColumnSpec[] = COLUMN_DEFS.map((c) => ({ id: columnId(c.key), label: c.label, dataType: c.dataType }));
+
+export interface LatestEntry {
+  timestamp: string;
+  value: string;
+}
+
+export interface TableTemplate {
+  id: string;
+  label: string;
+  prefix: string;
+  type: 'multicolumn-table' | 'property-list';
+  columns: ColumnSpec[];
+}
+
+export interface ReportNode {
+  latest: Record<string, LatestEntry>;
+}
+
+export interface PluginSpec {
+  id: string;
+  label: string;
+  description: string;
+  interfaces: string[];
+  api_version: string;
+}
+
+export interface ScopeReport {
+  Host: {
+    nodes: Record<string, ReportNode>;
+    table_templates: Record<string, TableTemplate>;
+  };
+  Plugins: PluginSpec[];
+}
+
+export interface ReportContext {
+  hostname: string;
+  pluginId: string;
+  /** Timestamp of every latest entry: when the snapshot was taken. */
+  now: Date;
+}
+
+/** RFC 3339 with an explicit zone (`Z`), as Go's time.Time unmarshals it. */
+export function rfc3339(d: Date): string {
+  return d.toISOString();
+}
+
+export function cellKey(rowId: string, column: CellSource): string {
+  return `${TABLE_PREFIX}${rowId}${CELL_SEPARATOR}${columnId(column)}`;
+}
+
+/** The cell values of one row, as the table shows them (Unicode strings). */
+export function rowCells(row: NamespaceRow): Record<CellSource, string> {
+  return {
+    ns: String(row.ns),
+    type: row.type,
+    nprocs: String(row.nprocs),
+    pid: row.pid === null ? '' : String(row.pid),
+    user: row.user === null ? '' : bytesToUnicode(row.user),
+    command: row.command === null ? '' : bytesToUnicode(row.command),
+  };
+}
+
+export function pluginSpec(pluginId: string): PluginSpec {
+  return { id: pluginId, label: PLUGIN_LABEL, description: PLUGIN_DESCRIPTION, interfaces: ['reporter'], api_version: '1' };
+}
+
+export function tableTemplate(): TableTemplate {
+  return { id: TABLE_PREFIX, label: TABLE_LABEL, prefix: TABLE_PREFIX, type: 'multicolumn-table', columns: COLUMNS.map((c) => ({ ...c })) };
+}
+
+export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): ScopeReport {
+  const timestamp = rfc3339(ctx.now);
+  const latest: Record<string, LatestEntry> = {};
+  for (const row of rows) {
+    // Row id = the inode: the app sorts rows by id, so the table comes out in NS order like lsns.
+    const rowId = String(row.ns);
+    const cells = rowCells(row);
+    for (const def of COLUMN_DEFS) latest[cellKey(rowId, def.key)] = { timestamp, value: cells[def.key] };
+  }
+  return {
+    Host: {
+      nodes: { [hostNodeId(ctx.hostname)]: { latest } },
+      table_templates: { [TABLE_PREFIX]: tableTemplate() },
+    },
+    Plugins: [pluginSpec(ctx.pluginId)],
+  };
+}
+
+/** Rows back out of a report's table (for tests and `check`): row id -> column key -> value. */
+export function tableRows(report: ScopeReport, hostname: string): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  const node = report.Host.nodes[hostNodeId(hostname)];
+  if (!node) return out;
+  for (const [key, entry] of Object.entries(node.latest)) {
+    if (!key.startsWith(TABLE_PREFIX)) continue;
+    const rest = key.slice(TABLE_PREFIX.length);
+    const at = rest.indexOf(CELL_SEPARATOR);
+    if (at < 0) continue;
+    const rowId = rest.slice(0, at);
+    const col = rest.slice(at + CELL_SEPARATOR.length).replace(/^host-namespaces-/, '');
+    let row = out.get(rowId);
+    if (!row) out.set(rowId, (row = {}));
+    row[col] = entry.value;
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+/**
+ * Worker thread: on each `refresh` message, scan, build and serialise the report (plain and gzip)
+ * and post the bytes back (transferred, not copied). The main thread never touches /proc.
+ * Must run from compiled JS (dist/server/snapshot-worker.js): tsx is not active in workers.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { gzipSync } from 'node:zlib';
+import { takeSnapshot, type SnapshotParams } from './snapshot.js';
+import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+const params = workerData as SnapshotParams;
+const port = parentPort;
+if (!port) throw new Error('snapshot-worker must run as a worker thread');
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.kind !== 'refresh') return;
+  let reply: FromWorker;
+  const transfer: ArrayBuffer[] = [];
+  try {
+    const snap = takeSnapshot(params);
+    const t0 = performance.now();
+    const json = Buffer.from(JSON.stringify(snap.report), 'utf8');
+    const gzip = gzipSync(json, { level: 6 });
+    const serialiseMs = performance.now() - t0;
+    // Own, exactly-sized ArrayBuffers so they can be transferred (Buffer.from may use the pool).
+    const jsonBytes = new Uint8Array(json);
+    const gzipBytes = new Uint8Array(gzip);
+    transfer.push(jsonBytes.buffer, gzipBytes.buffer);
+    reply = { kind: 'snapshot', seq: msg.seq, json: jsonBytes, gzip: gzipBytes, stats: snap.stats, serialiseMs };
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const code = (e as NodeJS.ErrnoException).code;
+    reply = { kind: 'failed', seq: msg.seq, message: e.message, ...(code ? { code } : {}) };
+  }
+  port.postMessage(reply, transfer);
+});

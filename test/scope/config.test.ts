@@ -1,0 +1,99 @@
+/** serve/report/check configuration, log formatting and Accept-Encoding parsing. */
+import * as os from 'node:os';
+import t from 'tap';
+import { ConfigError, parseCheckConfig, parseDuration, parseReportConfig, parseServeConfig, type ServeConfig } from '../../src/cli/config.js';
+import { prettyLine } from '../../src/cli/logging.js';
+import { acceptsGzip } from '../../src/server/http.js';
+
+const serve = (argv: string[], env: NodeJS.ProcessEnv = {}): ServeConfig => {
+  const c = parseServeConfig(argv, env);
+  if (c === 'help') throw new Error('help');
+  return c;
+};
+const problems = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.join('\n');
+    throw e;
+  }
+  return '';
+};
+
+t.test('defaults', async (t) => {
+  t.same(serve([]), {
+    pluginsRoot: '/var/run/scope/plugins',
+    pluginId: 'host-namespaces',
+    hostname: os.hostname(),
+    hostnameSource: 'os',
+    intervalMs: 5000,
+    proc: '/proc',
+    logLevel: 'info',
+    logFormat: 'auto',
+  });
+  t.equal(parseServeConfig(['--help'], {}), 'help');
+});
+
+t.test('flags and environment', async (t) => {
+  const c = serve(['--plugins-root', '/tmp/x', '--plugin-id', 'ns2', '--interval', '1500ms', '--proc', '/host/proc', '--log-format', 'pretty'], {
+    SCOPE_HOSTNAME: 'node-7',
+    LOG_LEVEL: 'debug',
+  });
+  t.match(c, { pluginsRoot: '/tmp/x', pluginId: 'ns2', intervalMs: 1500, proc: '/host/proc', hostname: 'node-7', hostnameSource: 'env', logLevel: 'debug', logFormat: 'pretty' });
+  t.match(serve(['--hostname', 'h1', '--log-level', 'warn'], { SCOPE_HOSTNAME: 'node-7', LOG_LEVEL: 'debug' }), { hostname: 'h1', hostnameSource: 'flag', logLevel: 'warn' });
+  t.match(serve([], { LOG_FORMAT: 'json' }), { logFormat: 'json' });
+});
+
+t.test('clear messages for bad input', async (t) => {
+  t.match(problems(() => serve(['--plugin-id', 'bad_id'])), /^--plugin-id: must match Scope's plugin id rule.*\(got 'bad_id'\)$/);
+  t.match(problems(() => serve(['--plugin-id', 'a--b'])), /--plugin-id/);
+  t.match(problems(() => serve(['--plugin-id', '-a'])), /--plugin-id/);
+  t.match(problems(() => serve(['--interval', 'soon'])), /--interval: 'soon' is not a duration/);
+  t.match(problems(() => serve(['--interval', '10ms'])), /--interval: '10ms' is out of range/);
+  t.match(problems(() => serve(['--log-level', 'loud'])), /--log-level: must be one of trace, debug/);
+  t.match(problems(() => serve([], { LOG_LEVEL: 'loud' })), /^LOG_LEVEL: must be one of/);
+  t.match(problems(() => serve([], { SCOPE_HOSTNAME: 'a;b' })), /^SCOPE_HOSTNAME: must not contain ';'/);
+  t.match(problems(() => serve(['--hostname', ''])), /--hostname: must not be empty/);
+  t.match(problems(() => serve(['--bogus'])), /Unknown option '--bogus'/);
+  t.match(problems(() => serve(['--interval'])), /argument missing/);
+  t.match(problems(() => serve(['--plugins-root', '/tmp/' + 'x'.repeat(80)])), /socket path .* is 1\d\d bytes; unix sockets allow at most 107/);
+  const two = problems(() => serve(['--plugin-id', 'x_', '--interval', 'y']));
+  t.equal(two.split('\n').length, 2, 'every problem at once');
+});
+
+t.test('report and check configs', async (t) => {
+  t.match(parseReportConfig(['--proc', 'fixtures/x', '--hostname', 'h'], {}), { proc: `${process.cwd()}/fixtures/x`, hostname: 'h', pluginId: 'host-namespaces' });
+  t.match(parseCheckConfig([]), { pluginsRoot: '/var/run/scope/plugins', pluginId: 'host-namespaces', timeoutMs: 2000 });
+  t.match(parseCheckConfig(['--socket', '/tmp/a.sock', '--max-age', '30s']), { socket: '/tmp/a.sock', maxAgeMs: 30000 });
+  t.match(problems(() => parseCheckConfig(['--timeout', 'x'])), /--timeout/);
+});
+
+t.test('parseDuration', async (t) => {
+  t.equal(parseDuration('5s'), 5000);
+  t.equal(parseDuration('5'), 5000);
+  t.equal(parseDuration('250ms'), 250);
+  t.equal(parseDuration('1.5s'), 1500);
+  t.equal(parseDuration('2m'), 120000);
+  t.equal(parseDuration('1h'), 3600000);
+  t.equal(parseDuration('5 s'), 5000);
+  t.equal(parseDuration('-1s'), null);
+  t.equal(parseDuration('s'), null);
+  t.equal(parseDuration('5d'), null);
+});
+
+t.test('pretty log lines', async (t) => {
+  const line = prettyLine(JSON.stringify({ level: 40, time: '2026-01-02T03:04:05.000Z', pid: 1, msg: 'refresh failed', rows: 3, socket: '/tmp/a b', issues: { unreadable: 2 } }));
+  t.match(line, /^\d\d:\d\d:\d\d WARN  refresh failed rows=3 socket="\/tmp\/a b" issues={"unreadable":2}\n$/);
+  const err = prettyLine(JSON.stringify({ level: 60, time: 0, msg: 'boom', err: { message: 'bad', stack: 'Error: bad\n  at x' } }));
+  t.match(err, /FATAL boom err=bad\n {4}Error: bad\n/);
+  t.equal(prettyLine('not json'), 'not json\n');
+});
+
+t.test('acceptsGzip', async (t) => {
+  t.equal(acceptsGzip('gzip'), true);
+  t.equal(acceptsGzip('deflate, gzip;q=0.5'), true);
+  t.equal(acceptsGzip('gzip;q=0'), false);
+  t.equal(acceptsGzip('identity'), false);
+  t.equal(acceptsGzip(undefined), false);
+  t.equal(acceptsGzip('GZIP'), true);
+});

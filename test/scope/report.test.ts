@@ -1,0 +1,167 @@
+/** The Scope report's shape, the zod schema of the probe's rules, and rows against the scanner. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { bytesToUnicode } from '../../src/lsns/escape.js';
+import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
+import { ProcReader } from '../../src/procfs/reader.js';
+import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';
+import { hostNodeId, resolveHostname } from '../../src/scope/host.js';
+import { buildReport, tableRows, TABLE_PREFIX, type ScopeReport } from '../../src/scope/report.js';
+import { reportProblems } from '../../src/scope/schema.js';
+import { smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-report-'));
+t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const { procs, passwd } = smallHost();
+writeFakeProcfs(tmp, procs, passwd);
+const reader = new ProcReader(tmp);
+const rows = scanNamespaces(reader, loadUserNames(passwdCandidates(tmp))).rows;
+const now = new Date('2026-01-02T03:04:05.678Z');
+const report = buildReport(rows, { hostname: 'node-a', pluginId: 'host-namespaces', now });
+const clone = (): ScopeReport => JSON.parse(JSON.stringify(report)) as ScopeReport;
+
+t.test('the report has the seed shape', async (t) => {
+  t.same(Object.keys(report), ['Host', 'Plugins']);
+  t.same(Object.keys(report.Host.nodes), ['node-a;<host>']);
+  const node = report.Host.nodes['node-a;<host>'];
+  t.ok(node);
+  t.same(Object.keys(node ?? {}), ['latest'], 'no id or topology on the node');
+  t.same(report.Host.table_templates, {
+    'host-namespaces-table-': {
+      id: 'host-namespaces-table-',
+      label: 'Host Namespaces',
+      prefix: 'host-namespaces-table-',
+      type: 'multicolumn-table',
+      columns: [
+        { id: 'host-namespaces-ns', label: 'NS', dataType: 'number' },
+        { id: 'host-namespaces-type', label: 'Type', dataType: '' },
+        { id: 'host-namespaces-nprocs', label: '# Procs', dataType: 'number' },
+        { id: 'host-namespaces-pid', label: 'Pid', dataType: 'number' },
+        { id: 'host-namespaces-user', label: 'User', dataType: '' },
+        { id: 'host-namespaces-command', label: 'Command', dataType: '' },
+      ],
+    },
+  });
+  t.equal(report.Plugins.length, 1);
+  const spec = report.Plugins[0];
+  t.equal(spec?.id, 'host-namespaces');
+  t.equal(spec?.label, 'Host namespaces');
+  t.ok(spec?.description);
+  t.same(spec?.interfaces, ['reporter']);
+  t.equal(spec?.api_version, '1');
+  const entry = node?.latest[`${TABLE_PREFIX}4026532204___host-namespaces-ns`];
+  t.same(entry, { timestamp: '2026-01-02T03:04:05.678Z', value: '4026532204' });
+  t.equal(Object.keys(node?.latest ?? {}).length, rows.length * 6);
+  for (const e of Object.values(node?.latest ?? {})) t.type(e.value, 'string');
+});
+
+t.test('rows equal the scanner, commands and users as Unicode', async (t) => {
+  const table = tableRows(report, 'node-a');
+  t.equal(table.size, rows.length);
+  for (const r of rows) {
+    t.same(table.get(String(r.ns)), {
+      ns: String(r.ns),
+      type: r.type,
+      nprocs: String(r.nprocs),
+      pid: String(r.pid ?? ''),
+      user: bytesToUnicode(r.user ?? ''),
+      command: bytesToUnicode(r.command ?? ''),
+    });
+  }
+  const container = table.get('4026532204');
+  t.equal(container?.['command'], 'nginx: café 日 \ufffd', 'UTF-8 decoded, invalid bytes replaced');
+  t.equal(container?.['user'], 'www-data');
+  t.equal(container?.['nprocs'], '2');
+  t.equal(table.get('4026531840')?.['pid'], '1');
+  t.equal(table.get('4026531840')?.['nprocs'], '4');
+});
+
+t.test('the schema accepts our report and an empty one', async (t) => {
+  t.same(reportProblems(report, 'host-namespaces'), []);
+  t.same(reportProblems(buildReport([] as NamespaceRow[], { hostname: 'h', pluginId: 'p', now }), 'p'), []);
+});
+
+t.test('the schema encodes the probe rules', async (t) => {
+  const bad = (what: string, mutate: (r: Record<string, unknown> & ScopeReport) => void, expect: RegExp, id = 'host-namespaces'): void => {
+    const r = clone() as Record<string, unknown> & ScopeReport;
+    mutate(r);
+    const problems = reportProblems(r, id);
+    t.ok(problems.length > 0, `${what}: rejected`);
+    t.match(problems.map((p) => `${p.path}: ${p.message}`).join('\n'), expect, what);
+  };
+  const latest = (r: ScopeReport): Record<string, unknown> => (r.Host.nodes['node-a;<host>']?.latest ?? {}) as Record<string, unknown>;
+  const firstKey = Object.keys(report.Host.nodes['node-a;<host>']?.latest ?? {})[0] ?? '';
+
+  bad('lower-case topology key', (r) => {
+    r['host'] = r.Host;
+  }, /host/);
+  bad('timestamp without zone', (r) => {
+    latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05', value: 'x' };
+  }, /RFC 3339/);
+  bad('numeric timestamp', (r) => {
+    latest(r)[firstKey] = { timestamp: 1767322245, value: 'x' };
+  }, /timestamp/);
+  bad('docs example timestamp', (r) => {
+    latest(r)[firstKey] = { timestamp: '2016-07-20T15:51:05Z01:00', value: 'x' };
+  }, /RFC 3339/);
+  bad('object value', (r) => {
+    latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: { a: 1 } };
+  }, /string/);
+  bad('numeric value', (r) => {
+    latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: 5 };
+  }, /string/);
+  bad('cell key without ___', (r) => {
+    latest(r)[`${TABLE_PREFIX}4026531840-host-namespaces-ns`] = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
+  }, /___/);
+  bad('empty columns of a multicolumn table', (r) => {
+    const tpl = r.Host.table_templates[TABLE_PREFIX];
+    if (tpl) tpl.columns = [];
+  }, /columns/);
+  bad('two plugin specs', (r) => {
+    r.Plugins.push({ ...r.Plugins[0]!, id: 'other' });
+  }, /exactly one plugin/);
+  bad('no plugin spec', (r) => {
+    r.Plugins = [];
+  }, /exactly one plugin/);
+  bad('Plugins missing', (r) => {
+    delete (r as Partial<ScopeReport>).Plugins;
+  }, /Plugins/);
+  bad('api version', (r) => {
+    r.Plugins[0]!.api_version = '2';
+  }, /incorrect API version/);
+  bad('no reporter interface', (r) => {
+    r.Plugins[0]!.interfaces = ['controller'];
+  }, /reporter/);
+  bad('empty label', (r) => {
+    r.Plugins[0]!.label = '';
+  }, /label/);
+  bad('id differs from the socket-derived id', (r) => {
+    r.Plugins[0]!.id = 'host-namespaces';
+  }, /must not change its id/, 'other-id');
+  bad('node id differs from its key', (r) => {
+    (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'x;<host>';
+  }, /differs from its key/);
+  bad('host node key without ;<host>', (r) => {
+    r.Host.nodes['node-a'] = { latest: {} };
+  }, /<host>/);
+  bad('unknown node key', (r) => {
+    (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['Latest'] = {};
+  }, /Latest/);
+
+  const ok = clone();
+  (ok.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'node-a;<host>';
+  t.same(reportProblems(ok, 'host-namespaces'), [], 'a node id equal to its key is fine');
+  const zone = clone();
+  latest(zone)[firstKey] = { timestamp: '2026-01-02T04:04:05.123456789+01:00', value: 'x' };
+  t.same(reportProblems(zone, 'host-namespaces'), [], 'numeric zone and nanoseconds are fine');
+});
+
+t.test('host identity: flag, then SCOPE_HOSTNAME, then the host name', async (t) => {
+  t.same(resolveHostname('a', { SCOPE_HOSTNAME: 'b' }), { hostname: 'a', source: 'flag' });
+  t.same(resolveHostname(undefined, { SCOPE_HOSTNAME: 'b' }), { hostname: 'b', source: 'env' });
+  t.same(resolveHostname(undefined, { SCOPE_HOSTNAME: '' }), { hostname: os.hostname(), source: 'os' });
+  t.same(resolveHostname(undefined, {}), { hostname: os.hostname(), source: 'os' });
+  t.equal(hostNodeId('x'), 'x;<host>');
+});

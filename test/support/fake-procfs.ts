@@ -1,0 +1,74 @@
+/**
+ * A hand-made procfs tree for tests: `<pid>/{stat,status,cmdline}` and `<pid>/ns/<type>` symlinks
+ * whose targets read like the kernel's (`net:[4026531840]`). A non-procfs root makes ProcReader
+ * take uids from `status`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NS_TYPES, type NsType } from '../../src/procfs/types.js';
+
+export interface FakeProcess {
+  pid: number;
+  ppid: number;
+  uid: number;
+  comm: string;
+  /** Arguments, joined with NULs; empty for a kernel thread. Byte strings (latin1) allowed. */
+  argv: string[];
+  ns: Record<NsType, number>;
+}
+
+export const INITIAL_NS: Record<NsType, number> = {
+  mnt: 4026531841,
+  net: 4026531840,
+  pid: 4026531836,
+  uts: 4026531838,
+  ipc: 4026531839,
+  user: 4026531837,
+  cgroup: 4026531835,
+  time: 4026531834,
+};
+
+export function writeFakeProcfs(root: string, procs: readonly FakeProcess[], passwd?: string): void {
+  fs.mkdirSync(root, { recursive: true });
+  for (const p of procs) {
+    const dir = path.join(root, String(p.pid));
+    fs.mkdirSync(path.join(dir, 'ns'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'stat'), `${p.pid} (${p.comm}) S ${p.ppid} 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 ${100 + p.pid} 0 0\n`);
+    fs.writeFileSync(path.join(dir, 'status'), `Name:\t${p.comm}\nUid:\t${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}\n`);
+    fs.writeFileSync(path.join(dir, 'cmdline'), Buffer.from(p.argv.length ? p.argv.join('\0') + '\0' : '', 'latin1'));
+    for (const type of NS_TYPES) fs.symlinkSync(`${type}:[${p.ns[type]}]`, path.join(dir, 'ns', type));
+  }
+  if (passwd !== undefined) {
+    const etc = path.join(root, '1', 'root', 'etc');
+    fs.mkdirSync(etc, { recursive: true });
+    fs.writeFileSync(path.join(etc, 'passwd'), passwd);
+  }
+}
+
+/** A small host: init, a kernel thread, a container with its own namespaces, odd command lines. */
+export function smallHost(): { procs: FakeProcess[]; passwd: string } {
+  const container = { ...INITIAL_NS, mnt: 4026532201, net: 4026532204, pid: 4026532203, uts: 4026532202, ipc: 4026532205 };
+  const procs: FakeProcess[] = [
+    { pid: 1, ppid: 0, uid: 0, comm: 'systemd', argv: ['/sbin/init', 'splash'], ns: INITIAL_NS },
+    { pid: 2, ppid: 0, uid: 0, comm: 'kthreadd', argv: [], ns: INITIAL_NS },
+    { pid: 40, ppid: 1, uid: 1000, comm: 'bash', argv: ['-bash'], ns: INITIAL_NS },
+    { pid: 300, ppid: 1, uid: 0, comm: 'containerd-shim', argv: ['containerd-shim', '-id', 'x'], ns: INITIAL_NS },
+    // UTF-8 "é" and "日" as bytes, plus a byte that is not UTF-8 at all.
+    { pid: 301, ppid: 300, uid: 101, comm: 'nginx', argv: ['nginx: caf\u00c3\u00a9 \u00e6\u0097\u00a5', '\u00ff'], ns: container },
+    { pid: 302, ppid: 301, uid: 65534, comm: 'nginx', argv: ['nginx: worker'], ns: container },
+  ];
+  const passwd = 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nwww-data:x:101:101::/var/www:/usr/sbin/nologin\n';
+  return { procs, passwd };
+}
+
+/** `count` processes: groups of 10 share a net/uts/ipc namespace set, the rest share the host's. */
+export function manyProcesses(count: number): FakeProcess[] {
+  const procs: FakeProcess[] = [];
+  for (let i = 0; i < count; i++) {
+    const pid = i + 1;
+    const group = Math.floor(i / 10);
+    const ns = i < 10 ? INITIAL_NS : { ...INITIAL_NS, net: 4026540000 + group, uts: 4026550000 + group, ipc: 4026560000 + group };
+    procs.push({ pid, ppid: i === 0 ? 0 : 1, uid: i % 7 === 0 ? 0 : 1000 + (i % 13), comm: `worker${i}`, argv: [`/usr/bin/worker${i}`, '--serve', `--id=${i}`], ns });
+  }
+  return procs;
+}
