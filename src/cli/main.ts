@@ -1,11 +1,7 @@
 #!/usr/bin/env node
 /** Entry point: `scope-namespaces <command>`; invoked as `lsns` it behaves as `list`. */
 import * as path from 'node:path';
-import { runCapture } from './capture.js';
-import { runCheck } from './check.js';
-import { runList, type CliIo } from './list.js';
-import { runReport } from './report.js';
-import { runServe } from './serve.js';
+import type { CliIo } from './list.js';
 
 const USAGE = `Usage: scope-namespaces <command> [options]
 
@@ -27,23 +23,22 @@ function processIo(): CliIo {
   };
 }
 
-export function main(argv: readonly string[]): number | Promise<number> {
+/** Commands are imported on demand: `list` must not pay for loading zod, pino and the server. */
+export async function main(argv: readonly string[]): Promise<number> {
   const self = path.basename(process.argv[1] ?? '');
-  if (self === 'lsns') return runList(argv, processIo(), 'lsns');
+  if (self === 'lsns') return (await import('./list.js')).runList(argv, processIo(), 'lsns');
   const [command, ...rest] = argv;
   switch (command) {
     case 'list':
-      return runList(rest, processIo());
+      return (await import('./list.js')).runList(rest, processIo());
     case 'capture':
-      // Async (it waits for a child to be reaped); the exit code is set when it is done.
-      void runCapture(rest).then((code) => (process.exitCode = code));
-      return 0;
+      return (await import('./capture.js')).runCapture(rest);
     case 'serve':
-      return runServe(rest);
+      return (await import('./serve.js')).runServe(rest);
     case 'report':
-      return runReport(rest);
+      return (await import('./report.js')).runReport(rest);
     case 'check':
-      return runCheck(rest);
+      return (await import('./check.js')).runCheck(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -55,6 +50,12 @@ export function main(argv: readonly string[]): number | Promise<number> {
   }
 }
 
-const exit = main(process.argv.slice(2));
-if (typeof exit === 'number') process.exitCode = exit;
-else void exit.then((code) => (process.exitCode = code));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`scope-namespaces: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 70;
+  },
+);
