@@ -112,7 +112,9 @@ export function tableText(s: string, utf8: boolean): Shown {
   let width = 0;
   for (let i = 0; i < s.length; ) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && !utf8)) {
+    // A backslash before a lower-case `x` is escaped too, so `\x41` in a command line cannot be
+    // mistaken for an escape (black-box: `a\xb` -> `a\x5cxb`; `\X`, `\\`, `\n` stay raw).
+    if (c < 0x20 || c === 0x7f || (c >= 0x80 && !utf8) || (c === 0x5c && s.charCodeAt(i + 1) === 0x78)) {
       text += hex(c);
       width += 4;
       i++;

@@ -57,6 +57,9 @@ function cutToWidth(text: string, width: number, max: number): string {
   return utf8Bytes(out);
 }
 
+/** Columns whose cells hold several lines (NSFS: one mount point per line). */
+const multiLine = (col: ColumnName | undefined): boolean => col === 'NSFS';
+
 export function renderTable<R extends NamespaceRow>(forest: readonly OutNode<R>[], columns: readonly ColumnName[], o: TableOptions): string {
   if (forest.length === 0 || columns.length === 0) return '';
   const glyphs = o.utf8 ? UTF8_GLYPHS : ASCII_GLYPHS;
@@ -76,13 +79,14 @@ export function renderTable<R extends NamespaceRow>(forest: readonly OutNode<R>[
   if (o.raw) {
     const out: string[] = [];
     if (!o.noHeadings) out.push(columns.join(' ') + '\n');
-    for (const line of lines) out.push(line.map((t) => rawText(t.replace(/\n/g, ','))).join(' ') + '\n');
+    for (const line of lines) out.push(line.map((t, i) => rawText(multiLine(columns[i]) ? t.replace(/\n/g, ',') : t)).join(' ') + '\n');
     return out.join('');
   }
 
   const cells: Cell[][] = lines.map((line) =>
-    line.map((t) => {
-      const split = o.noWrap ? [t.replace(/\n/g, ',')] : t.split('\n');
+    line.map((t, i) => {
+      // Only multi-line columns split on newlines; a newline in COMMAND is escaped (\x0a).
+      const split = !multiLine(columns[i]) ? [t] : o.noWrap ? [t.replace(/\n/g, ',')] : t.split('\n');
       const shown = split.map((p) => tableText(p, o.utf8));
       return { parts: shown.map((s) => s.text), widths: shown.map((s) => s.width) };
     }),

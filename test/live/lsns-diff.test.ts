@@ -1,0 +1,329 @@
+/**
+ * Live comparison with the real lsns: start awkward namespaces (test/support/namespaces.ts), run
+ * /usr/bin/lsns and `node dist/cli/main.js list` with the same arguments (LANG=C.UTF-8, stdout a
+ * pipe) and require the same bytes. Both tools count their own process in the initial
+ * namespaces, so in practice the outputs are identical; other activity on the host can race, so
+ * each comparison is retried a few times, and only NPROCS of the initial namespaces (those of
+ * pid 2) may differ, by at most 2 (the two tools' own processes).
+ *
+ * TODO: cases that are skipped, or run as tap `todo` (reported, never failing the run):
+ *   - columns NETNSID, NSFS, PNS, ONS, `--output-all` with all columns, `-t net` with its default
+ *     columns (NETNSID, NSFS), `--tree=owner`, `--tree=parent`, bare `-T`/`--tree`: these were
+ *     "not supported yet" when this file was written; they now run as `todo` cases (KERNEL_CASES)
+ *     until the kernel-native layer is declared done. Then move them into `cases`.
+ *   - `-W/--nowrap` and multi-line NSFS (needs two bind mounts of one netns: not set up here).
+ *   - truncation on a terminal (needs a pty; here stdout is always a pipe).
+ *   - bind-mount-only namespaces: we list them unless --no-persistent (2.38.1 never does); the
+ *     comparison always passes --no-persistent to our CLI.
+ *   - positional `<namespace>` (process mode) output.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NS_TYPES } from '../../src/procfs/types.js';
+import { nsInode, startAwkwardNamespaces, type AwkwardNamespaces } from '../support/namespaces.js';
+
+const LSNS = '/usr/bin/lsns';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const OURS = path.join(ROOT, 'dist/cli/main.js');
+const OUR_PROG = 'scope-namespaces list';
+const ATTEMPTS = 6;
+/** The two tools' own processes. */
+const NPROCS_SLACK = 2;
+
+interface Run {
+  status: number | null;
+  /** Byte string (latin1). */
+  stdout: string;
+  stderr: string;
+}
+
+function toolEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LANG: 'C.UTF-8', ...extra };
+  for (const k of ['LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'COLUMNS', 'LINES']) if (!(k in extra)) delete env[k];
+  return env;
+}
+
+function run(which: 'lsns' | 'ours', args: readonly string[], extraEnv: Record<string, string> = {}): Run {
+  // --no-persistent: without it we also list bind-mount-only namespaces, which 2.38.1 does not.
+  const [cmd, argv] = which === 'lsns' ? [LSNS, [...args]] : [process.execPath, [OURS, 'list', '--no-persistent', ...args]];
+  // argv0 'lsns': getopt prefixes its messages with argv[0] (`/usr/bin/lsns: invalid option`).
+  const r = spawnSync(cmd, argv, { argv0: which === 'lsns' ? 'lsns' : process.execPath, env: toolEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, timeout: 60000 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1') };
+}
+
+/** Rebuild dist/ when a source file is newer than its compiled file (running one test by hand). */
+function ensureBuilt(): void {
+  const stale = (dir: string): boolean =>
+    fs.readdirSync(dir, { withFileTypes: true }).some((e) => {
+      const src = path.join(dir, e.name);
+      if (e.isDirectory()) return stale(src);
+      if (!e.name.endsWith('.ts')) return false;
+      const out = path.join(ROOT, 'dist', path.relative(path.join(ROOT, 'src'), src)).replace(/\.ts$/, '.js');
+      return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
+    });
+  if (!stale(path.join(ROOT, 'src'))) return;
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('tsc failed');
+}
+
+const initialInodes = (): Set<number> => new Set(NS_TYPES.map((ty) => nsInode(2, ty)).filter((n): n is number => n !== null));
+
+/**
+ * Replaces NPROCS of rows of the initial namespaces by a mark, collecting the values. Text: the
+ * columns before NPROCS/NS are single tokens, so the first tokens of a line locate both. JSON:
+ * "nprocs" follows "ns" in the same object (one member per line).
+ */
+function maskInitialNprocs(out: string, columns: readonly string[] | 'json', initial: ReadonlySet<number>): { masked: string; values: number[] } {
+  const values: number[] = [];
+  const lines = out.split('\n');
+  if (columns === 'json') {
+    let ns = -1;
+    const masked = lines.map((line) => {
+      const nsm = /^\s*"ns": ([0-9]+),?$/.exec(line);
+      if (nsm) ns = Number(nsm[1]);
+      const np = /^(\s*"nprocs": )([0-9]+)(,?)$/.exec(line);
+      if (np && initial.has(ns)) {
+        values.push(Number(np[2]));
+        return `${np[1]}<N>${np[3]}`;
+      }
+      return line;
+    });
+    return { masked: masked.join('\n'), values };
+  }
+  const nsIdx = columns.indexOf('NS');
+  const npIdx = columns.indexOf('NPROCS');
+  if (nsIdx < 0 || npIdx < 0) return { masked: out, values };
+  const upTo = Math.max(nsIdx, npIdx);
+  const masked = lines.map((line) => {
+    const re = new RegExp('^' + '( *)(\\S+)'.repeat(upTo + 1));
+    const m = re.exec(line);
+    if (!m) return line;
+    const token = (i: number): string => m[2 + 2 * i] as string;
+    if (!initial.has(Number(token(nsIdx)))) return line;
+    values.push(Number(token(npIdx)));
+    let rebuilt = '';
+    for (let i = 0; i <= upTo; i++) rebuilt += i === npIdx ? ' <N>' : (m[1 + 2 * i] as string) + token(i);
+    return rebuilt + line.slice(m[0].length);
+  });
+  return { masked: masked.join('\n'), values };
+}
+
+/** null when equal (within the NPROCS tolerance), else a short description of the difference. */
+function difference(a: string, b: string, columns: readonly string[] | 'json', initial: ReadonlySet<number>): string | null {
+  if (a === b) return null;
+  const ma = maskInitialNprocs(a, columns, initial);
+  const mb = maskInitialNprocs(b, columns, initial);
+  if (ma.masked === mb.masked && ma.values.length === mb.values.length && ma.values.every((v, i) => Math.abs(v - (mb.values[i] as number)) <= NPROCS_SLACK)) {
+    return null;
+  }
+  const la = ma.masked.split('\n');
+  const lb = mb.masked.split('\n');
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) {
+      return `first difference at line ${i + 1} (of ${la.length} / ${lb.length})\n  lsns: ${JSON.stringify(la[i])}\n  ours: ${JSON.stringify(lb[i])}`;
+    }
+  }
+  return `NPROCS of the initial namespaces differ by more than ${NPROCS_SLACK}: lsns ${ma.values.join(',')} ours ${mb.values.join(',')}`;
+}
+
+const DEFAULT = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND'];
+
+interface Case {
+  args: string[];
+  /** Output columns in order (to find NPROCS in text), or 'json'. */
+  columns: string[] | 'json';
+  env?: Record<string, string>;
+  /** Extra check on lsns's output, to be sure the case shows what it is meant to. */
+  expect?: (lsnsOut: string) => string | null;
+}
+
+function skipReason(): string | null {
+  if (!fs.existsSync(LSNS)) return `${LSNS} is absent: nothing to compare with`;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not root: cannot create the test namespaces or read every process';
+  for (const tool of ['unshare', 'nsenter', 'setpriv', 'bash']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
+  }
+  return null;
+}
+
+const reason = skipReason();
+if (reason !== null) {
+  t.plan(0, `skip: ${reason}`);
+} else {
+  await liveTests();
+}
+
+async function liveTests(): Promise<void> {
+  ensureBuilt();
+  let ns: AwkwardNamespaces | null = null;
+  t.teardown(async () => {
+    if (!ns) return;
+    const report = await ns.cleanup();
+    // Double check: none of the pids we started is alive any more.
+    const stillThere = ns.pids();
+    if (report.survivors.length > 0 || stillThere.length > 0) {
+      throw new Error(`processes survived the cleanup: ${[...report.survivors, ...stillThere.map(String)].join(', ')}`);
+    }
+  });
+  ns = await startAwkwardNamespaces();
+  const n = ns;
+  t.comment(
+    `namespaces up: all8 ${n.all8.parent}/${n.all8.child}, nested ${n.nested.outer}/${n.nested.inner}/${n.nested.leaf}, ` +
+      `zombie ${n.zombie.zombie} (parent ${n.zombie.parent}), tree ${n.tree.root}, oldNs child ${n.oldNs.child} ` +
+      `(net ${n.oldNs.netIno}, ordered ${n.oldNs.ordered}), odd ${n.odd.map((o) => o.pid).join(',')}, uids ${n.otherUid.pid},${n.unknownUid.pid}`,
+  );
+  if (!n.oldNs.ordered) t.comment('warning: could not get the old net namespace a smaller inode than its parent rows; §2.2 case not exercised');
+
+  const initial = initialInodes();
+  t.ok(initial.size >= 6, 'the initial namespaces (of pid 2) are readable');
+
+  const listCols = ['NS', 'TYPE', 'NPROCS', 'PID', 'PPID', 'UID', 'USER', 'COMMAND', 'PATH'];
+  const cases: Case[] = [
+    {
+      args: ['--json', '--list', '-o', listCols.join(',')],
+      columns: 'json',
+      expect: (out) => {
+        const rows = (JSON.parse(out) as { namespaces: Array<{ pid: number; type: string; uid: number; user: string; command: string }> }).namespaces;
+        const missing: string[] = [];
+        const need = (what: string, ok: boolean): void => {
+          if (!ok) missing.push(what);
+        };
+        need('zombie user row', rows.some((r) => r.pid === n.zombie.zombie && r.type === 'user' && r.command === n.zombie.comm));
+        need('all8 pid+time rows', rows.some((r) => r.pid === n.all8.child && r.type === 'time') && rows.some((r) => r.pid === n.all8.child && r.type === 'pid'));
+        need('nested leaf pid row', rows.some((r) => r.pid === n.nested.leaf && r.type === 'pid'));
+        need('nested inner user row', rows.some((r) => r.pid === n.nested.inner && r.type === 'user'));
+        need('nobody row', rows.some((r) => r.pid === n.otherUid.pid && r.uid === 65534 && r.user === 'nobody'));
+        need('uid 4000000 row', rows.some((r) => r.pid === n.unknownUid.pid && r.user === '4000000'));
+        for (const o of n.odd) need(`odd "${o.label}" row`, rows.some((r) => r.pid === o.pid && r.type === 'uts'));
+        need('old net ns row', rows.some((r) => r.pid === n.oldNs.child && r.type === 'net'));
+        return missing.length === 0 ? null : `missing in lsns output: ${missing.join('; ')}`;
+      },
+    },
+    {
+      args: ['--json'],
+      columns: 'json',
+      expect: (out) => {
+        // The §2.2 case: the child in the old netns is a root although its parent has rows.
+        if (!n.oldNs.ordered) return null;
+        const top = (JSON.parse(out) as { namespaces: Array<{ pid: number; type: string }> }).namespaces;
+        return top.some((r) => r.pid === n.oldNs.child && r.type === 'net') ? null : 'old-netns child is not a root in lsns --json';
+      },
+    },
+    { args: [], columns: DEFAULT },
+    { args: ['-l'], columns: DEFAULT },
+    { args: ['-r'], columns: DEFAULT },
+    { args: ['-n'], columns: DEFAULT },
+    { args: ['-u'], columns: DEFAULT },
+    { args: ['-r', '-n', '-l'], columns: DEFAULT },
+    { args: ['-t', 'pid'], columns: DEFAULT },
+    { args: ['-t', 'user', '-t', 'uts'], columns: DEFAULT },
+    { args: ['-t', 'ipc', '-t', 'cgroup'], columns: DEFAULT },
+    { args: ['-t', 'mnt', '-t', 'time', '-t', 'mnt'], columns: DEFAULT },
+    { args: ['--type=user', '--json'], columns: 'json' },
+    { args: ['-p', String(n.tree.cgroup)], columns: DEFAULT },
+    { args: ['-p', String(n.tree.mntTime), '--json'], columns: 'json' },
+    { args: ['-p', String(n.zombie.zombie)], columns: DEFAULT },
+    { args: ['-p', String(n.nested.leaf), '-o', 'NS,TYPE,NPROCS,PID,PPID,COMMAND'], columns: ['NS', 'TYPE', 'NPROCS', 'PID', 'PPID', 'COMMAND'] },
+    { args: ['-p', String(n.oldNs.child)], columns: DEFAULT },
+    { args: ['-p', String(n.all8.child), '-r'], columns: DEFAULT },
+    { args: ['-o', '+PATH'], columns: [...DEFAULT, 'PATH'] },
+    { args: ['-o', 'NS,PID,PPID,UID'], columns: ['NS', 'PID', 'PPID', 'UID'] },
+    { args: ['-o', 'ns,type,pid,ppid,uid,user'], columns: ['NS', 'TYPE', 'PID', 'PPID', 'UID', 'USER'] },
+    { args: ['-l', '-o', 'NS,TYPE,NPROCS,PID,PPID,COMMAND,UID,USER,PATH'], columns: ['NS', 'TYPE', 'NPROCS', 'PID', 'PPID', 'COMMAND', 'UID', 'USER', 'PATH'] },
+    { args: ['-r', '-o', 'NS,TYPE,PID,PPID,COMMAND,PATH'], columns: ['NS', 'TYPE', 'PID', 'PPID', 'COMMAND', 'PATH'] },
+    { args: ['-o', 'NS', '-o', '+PID'], columns: [...DEFAULT, 'PID'] },
+    { args: ['--output-all', '-o', 'NS,TYPE,COMMAND'], columns: ['NS', 'TYPE', 'COMMAND'] },
+    { args: ['--output-all', '--tree=process', '-o', 'NS,TYPE,COMMAND'], columns: ['NS', 'TYPE', 'COMMAND'] },
+    { args: ['--json', '-o', 'NS,COMMAND', '--output-all'], columns: 'json' },
+    { args: ['-l', '--tree=process'], columns: DEFAULT },
+    { args: ['-Jl', '-t', 'pid'], columns: 'json' },
+    { args: ['-p', '0'], columns: DEFAULT },
+    { args: ['-p', '99999999'], columns: DEFAULT, expect: (out) => (out === '' ? null : 'lsns -p 99999999 printed something') },
+    { args: ['--json', '-p', '99999999'], columns: 'json', expect: (out) => (out === '{\n   "namespaces": [\n\n   ]\n}\n' ? null : 'unexpected empty JSON shape') },
+    { args: ['-t', 'time', '-p', String(n.odd[0]?.pid ?? 1), '-o', 'NS'], columns: ['NS'] },
+    { args: [], columns: DEFAULT, env: { LC_ALL: 'C' } },
+    { args: ['-r', '-t', 'uts'], columns: DEFAULT, env: { LC_ALL: 'C' } },
+    { args: ['-J', '-t', 'uts'], columns: 'json', env: { LC_ALL: 'C' } },
+  ];
+
+  // Formerly "not supported yet"; compared but only as todo (see the TODO list at the top).
+  const KERNEL_CASES: Case[] = [
+    { args: ['-t', 'net'], columns: ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'] },
+    { args: ['--json', '-t', 'net', '-t', 'pid'], columns: 'json' },
+    { args: ['-o', 'NS,TYPE,PNS,ONS', '-t', 'user', '-t', 'pid'], columns: ['NS', 'TYPE', 'PNS', 'ONS'] },
+    { args: ['--output-all', '-l'], columns: ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID'] },
+    { args: ['--tree=owner'], columns: ['NS', 'TYPE', 'NPROCS'] },
+    { args: ['--tree=parent', '-o', 'NS,TYPE,NPROCS,PID,PNS,ONS'], columns: ['NS', 'TYPE', 'NPROCS'] },
+    { args: ['-Towner', '-t', 'pid', '--json'], columns: 'json' },
+  ];
+
+  for (const c of [...cases, ...KERNEL_CASES]) {
+    const todo = KERNEL_CASES.includes(c);
+    const name = `${c.env ? Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('') : ''}lsns ${c.args.map((a) => JSON.stringify(a)).join(' ')}`;
+    // A todo subtest would not run at all in tap; a todo ASSERTION runs and is reported.
+    const todoOpt = todo ? { todo: 'kernel-native columns/trees: not yet declared done' } : {};
+    t.test(todo ? `${name} (todo)` : name, async (t) => {
+      let last = '';
+      let lastLsns = '';
+      for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        const a = run('lsns', c.args, c.env);
+        const b = run('ours', c.args, c.env);
+        t.equal(a.status, 0, 'lsns exits 0');
+        if (a.status !== 0) return;
+        lastLsns = a.stdout;
+        const diff = b.status !== a.status ? `exit ${b.status} (stderr ${JSON.stringify(b.stderr)})` : b.stderr !== a.stderr ? `stderr ${JSON.stringify(b.stderr)} vs ${JSON.stringify(a.stderr)}` : difference(a.stdout, b.stdout, c.columns, initial);
+        if (diff === null) {
+          t.pass(attempt === 1 ? 'same output' : `same output (attempt ${attempt})`);
+          if (c.expect) {
+            const problem = c.expect(a.stdout);
+            t.equal(problem, null, 'the case shows what it is meant to');
+          }
+          return;
+        }
+        last = diff;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      t.fail(`output differs after ${ATTEMPTS} attempts: ${last}`, { lsnsLines: lastLsns.split('\n').length, ...todoOpt });
+    });
+  }
+
+  const errorCases: string[][] = [
+    ['-o', 'FOO'],
+    ['-o', 'NS,FOO'],
+    ['-o', 'NS,'],
+    ['-o', 'NS,TYPE,'],
+    ['-o', 'NS,FOO,,TYPE'],
+    ['-o', 'NS,,TYPE'],
+    ['-o', ',NS'],
+    ['-o', '+,'],
+    ['-o', 'NS,,'],
+    ['-o', ' NS'],
+    ['-o', ''],
+    ['-o', '+'],
+    ['--bogus'],
+    ['-x'],
+    ['-t', 'bogus'],
+    ['-t', 'PID'],
+    ['-t'],
+    ['-p', 'abc'],
+    ['-p', ''],
+    ['-p', '12abc'],
+    ['-J', '-r'],
+    ['--tree=bogus'],
+    ['abc'],
+  ];
+  for (const args of errorCases) {
+    t.test(`error: lsns ${args.map((a) => JSON.stringify(a)).join(' ')}`, async (t) => {
+      const a = run('lsns', args);
+      const b = run('ours', args);
+      t.not(a.status, 0, 'lsns fails');
+      t.equal(b.status, a.status, 'same exit code');
+      t.equal(b.stdout, a.stdout, 'same stdout');
+      t.equal(b.stderr.split(OUR_PROG).join('lsns'), a.stderr, 'same stderr after the program name');
+    });
+  }
+}
