@@ -192,6 +192,7 @@ const PROTOTYPES: Record<string, string> = {
   send: 'long send(int fd, const void *buf, unsigned long len, int flags)',
   recv: 'long recv(int fd, void *buf, unsigned long len, int flags)',
   gettid: 'int gettid(void)',
+  readlinkat: 'long readlinkat(int dirfd, const char *path, void *buf, unsigned long size)',
 };
 
 type Resolved = { fn: RawFn; koffi: typeof KoffiModule } | NativeErr;
@@ -242,6 +243,15 @@ function callInt(name: string, args: unknown[], label = `${name}()`): NativeResu
 }
 
 /* ---------- public wrappers ---------- */
+
+/** O_PATH|O_DIRECTORY: a handle on a directory for *at() calls, no read permission needed. */
+export const O_PATH = 0o10000000;
+export const O_DIRECTORY = 0o200000;
+
+/** readlinkat(dirfd, name) into `buf`: the target's length in bytes (truncated at buf.length). */
+export function sysReadlinkAt(dirfd: number, name: string, buf: Buffer): NativeResult<number> {
+  return callInt('readlinkat', [dirfd, name, buf, buf.length], `readlinkat(${name})`);
+}
 
 /** open(path, O_RDONLY|O_CLOEXEC | extra): a new fd. */
 export function sysOpen(path: string, extraFlags = 0): NativeResult<number> {

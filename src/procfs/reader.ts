@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid } from './parse.js';
 import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from './types.js';
+import { nativeAvailable, O_DIRECTORY, O_PATH, sysClose, sysOpen, sysReadlinkAt } from '../native/libc.js';
 
 /** procfs's f_type (linux/magic.h). */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -83,6 +84,8 @@ export interface ProcReaderOptions {
    * the effective uid in `status` elsewhere (fixture files have no meaningful owner). */
   uidSource?: 'auto' | 'owner' | 'status';
   onIssue?: IssueSink;
+  /** Read ns links with readlinkat via koffi (default: when it loads). false forces plain fs. */
+  nativeLinks?: boolean;
 }
 
 export class ProcReader {
@@ -90,11 +93,17 @@ export class ProcReader {
   readonly uidFromOwner: boolean;
   private readonly onIssue: IssueSink;
 
+  /** Use readlinkat through koffi for ns links (see readNsLinksAt); off when koffi is unavailable. */
+  private fastLinks: boolean;
+  /** ns link targets are `cgroup:[4026531835]` at most; a longer one is garbage anyway. */
+  private readonly linkBuf = Buffer.alloc(64);
+
   constructor(root = '/proc', opts: ProcReaderOptions = {}) {
     this.root = root;
     this.onIssue = opts.onIssue ?? (() => {});
     const source = opts.uidSource ?? 'auto';
     this.uidFromOwner = source === 'owner' || (source === 'auto' && ProcReader.isProcfs(root));
+    this.fastLinks = opts.nativeLinks ?? nativeAvailable();
   }
 
   static isProcfs(dir: string): boolean {
@@ -122,6 +131,10 @@ export class ProcReader {
 
   /** The namespaces of one process; links that cannot be read are skipped (as lsns does). */
   readNsLinks(pid: number, types: readonly NsType[] = NS_TYPES): NsLink[] {
+    if (this.fastLinks) {
+      const links = this.readNsLinksAt(pid, types);
+      if (links !== null) return links;
+    }
     const links: NsLink[] = [];
     const dir = `${this.root}/${pid}/ns/`;
     for (const type of types) {
@@ -134,12 +147,49 @@ export class ProcReader {
         if (errCode(err) === 'ENOENT' && !fs.existsSync(`${this.root}/${pid}`)) return [];
         continue;
       }
-      const link = parseNsLink(target, type);
-      if (link) links.push(link);
-      else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
+      this.addLink(links, pid, type, target);
     }
     return links;
   }
+
+  private addLink(links: NsLink[], pid: number, type: NsType, target: string): void {
+    const link = parseNsLink(target, type);
+    if (link) links.push(link);
+    else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
+  }
+
+  /**
+   * The same through one O_PATH handle on <pid>/ns and readlinkat per type: the kernel resolves
+   * `/proc/<pid>/ns` once instead of eight times, and failures are return codes rather than
+   * thrown exceptions. This loop is the daemon's hot spot (8 links x every process). null: the
+   * native layer is unavailable, use fs.
+   */
+  private readNsLinksAt(pid: number, types: readonly NsType[]): NsLink[] | null {
+    const dir = sysOpen(`${this.root}/${pid}/ns`, O_PATH | O_DIRECTORY);
+    if (!dir.ok) {
+      if (dir.code === 'ENOSYS' || dir.code === 'ENOTSUP') {
+        this.fastLinks = false;
+        return null;
+      }
+      this.onIssue({ pid, file: 'ns', problem: classify(dir.code), code: dir.code });
+      return [];
+    }
+    const links: NsLink[] = [];
+    try {
+      for (const type of types) {
+        const n = sysReadlinkAt(dir.value, type, this.linkBuf);
+        if (!n.ok) {
+          this.onIssue({ pid, file: `ns/${type}`, problem: classify(n.code), code: n.code });
+          continue;
+        }
+        this.addLink(links, pid, type, this.linkBuf.toString('latin1', 0, n.value));
+      }
+    } finally {
+      sysClose(dir.value);
+    }
+    return links;
+  }
+
 
   /** ppid, uid, comm and command line of a process, or null when it vanished or its stat is garbage. */
   readDetails(pid: number): ProcDetails | null {
