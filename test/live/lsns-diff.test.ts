@@ -6,12 +6,9 @@
  * each comparison is retried a few times, and only NPROCS of the initial namespaces (those of
  * pid 2) may differ, by at most 2 (the two tools' own processes).
  *
- * TODO: cases that are skipped, or run as tap `todo` (reported, never failing the run):
- *   - columns NETNSID, NSFS, PNS, ONS, `--output-all` with all columns, `-t net` with its default
- *     columns (NETNSID, NSFS), `--tree=owner`, `--tree=parent`, bare `-T`/`--tree`: these were
- *     "not supported yet" when this file was written; they now run as `todo` cases (KERNEL_CASES)
- *     until the kernel-native layer is declared done. Then move them into `cases`.
- *   - `-W/--nowrap` and multi-line NSFS (needs two bind mounts of one netns: not set up here).
+ * Columns NETNSID, NSFS, PNS, ONS and the owner/parent trees are compared here too (KERNEL_CASES);
+ * bind mounts, netns ids, multi-line NSFS and `-W` are in native-columns.test.ts.
+ * Not compared:
  *   - truncation on a terminal (needs a pty; here stdout is always a pipe).
  *   - bind-mount-only namespaces: we list them unless --no-persistent (2.38.1 never does); the
  *     comparison always passes --no-persistent to our CLI.
@@ -250,7 +247,7 @@ async function liveTests(): Promise<void> {
     { args: ['-J', '-t', 'uts'], columns: 'json', env: { LC_ALL: 'C' } },
   ];
 
-  // Formerly "not supported yet"; compared but only as todo (see the TODO list at the top).
+  // Columns and trees that need ioctl_ns / rtnetlink / mountinfo.
   const KERNEL_CASES: Case[] = [
     { args: ['-t', 'net'], columns: ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'] },
     { args: ['--json', '-t', 'net', '-t', 'pid'], columns: 'json' },
@@ -259,14 +256,18 @@ async function liveTests(): Promise<void> {
     { args: ['--tree=owner'], columns: ['NS', 'TYPE', 'NPROCS'] },
     { args: ['--tree=parent', '-o', 'NS,TYPE,NPROCS,PID,PNS,ONS'], columns: ['NS', 'TYPE', 'NPROCS'] },
     { args: ['-Towner', '-t', 'pid', '--json'], columns: 'json' },
+    { args: ['-T'], columns: ['NS', 'TYPE', 'NPROCS'] },
+    { args: ['-Towner', '-t', 'uts', '-o', 'NS,TYPE,NPROCS,PID,USER,ONS'], columns: ['NS', 'TYPE', 'NPROCS'] },
+    { args: ['-Tparent', '-t', 'pid', '-p', String(n.nested.leaf), '-o', 'NS,TYPE,NPROCS,PID,PNS'], columns: ['NS', 'TYPE', 'NPROCS'] },
+    { args: ['--tree=parent', '-t', 'user', '--json'], columns: 'json' },
+    { args: ['--tree=owner', '-o', 'TYPE,PID', '-t', 'uts'], columns: ['TYPE', 'PID'] },
+    { args: ['-J', '--output-all'], columns: 'json' },
+    { args: ['-r', '-t', 'net'], columns: ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'] },
   ];
 
   for (const c of [...cases, ...KERNEL_CASES]) {
-    const todo = KERNEL_CASES.includes(c);
     const name = `${c.env ? Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('') : ''}lsns ${c.args.map((a) => JSON.stringify(a)).join(' ')}`;
-    // A todo subtest would not run at all in tap; a todo ASSERTION runs and is reported.
-    const todoOpt = todo ? { todo: 'kernel-native columns/trees: not yet declared done' } : {};
-    t.test(todo ? `${name} (todo)` : name, async (t) => {
+    t.test(name, async (t) => {
       let last = '';
       let lastLsns = '';
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -287,7 +288,7 @@ async function liveTests(): Promise<void> {
         last = diff;
         await new Promise((r) => setTimeout(r, 150));
       }
-      t.fail(`output differs after ${ATTEMPTS} attempts: ${last}`, { lsnsLines: lastLsns.split('\n').length, ...todoOpt });
+      t.fail(`output differs after ${ATTEMPTS} attempts: ${last}`, { lsnsLines: lastLsns.split('\n').length });
     });
   }
 
