@@ -6,7 +6,7 @@ import { loadUserNames, passwdCandidates } from '../procfs/passwd.js';
 import { ProcReader, type ReadIssue } from '../procfs/reader.js';
 import { memberRows } from '../scan/members.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
-import { Enricher, ownUserNs } from '../scan/enrich.js';
+import { Enricher } from '../scan/enrich.js';
 import type { RelationContext } from '../lsns/tree.js';
 import { NS_TYPES } from '../procfs/types.js';
 
@@ -102,7 +102,6 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
 
     const relations: RelationContext | null = relationTree
       ? {
-          initialUserNs: ownUserNs(reader),
           lookup: (ino) => {
             const scanned = all.get(ino);
             if (scanned) {
@@ -115,6 +114,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
             const rel = enricher.relation(ino);
             return rel ? (opts.tree === 'owner' ? rel.ons : rel.pns) : 0;
           },
+          ownerOf: (ino) => enricher.relation(ino)?.ons ?? 0,
         }
       : null;
     io.out(render(rows, opts, { width: io.ttyWidth, utf8: localeIsUtf8(io.env) }, relations));

@@ -29,19 +29,20 @@ export function processForest(rows: readonly NamespaceRow[]): OutNode[] {
 }
 
 export interface RelationContext {
-  /** The user namespace the tool runs in: lsns emits it first in both relation trees. */
-  initialUserNs: number | null;
   /** A row for a namespace that is not displayed: the scanned row when there is one (filtered out
    * by -p), else a placeholder with NPROCS 0, or null when nothing is known of it. */
   lookup(ino: number): NamespaceRow | null;
-  /** PNS or ONS of any known namespace (0: none). */
+  /** The tree's relation: ONS for the owner tree, PNS for the parent tree (0: none). */
   ancestorOf(ino: number): number;
+  /** ONS of any known namespace (0: none). */
+  ownerOf(ino: number): number;
 }
 
 /**
- * `--tree=owner|parent` (see native-notes/lsns-output-format.md §11): the initial user namespace
- * first, then rows in NS order, each preceded by its missing ancestors (recursively), each hung
- * under its owner/parent when that is emitted.
+ * `--tree=owner|parent` (see native-notes/lsns-output-format.md §11): rows in NS order, each
+ * emitted after its tree ancestor (recursively) and hung under it; a row without one is a root,
+ * emitted after its OWNER user namespace. That is why the initial user namespace comes first
+ * although its inode is larger than the initial mnt namespace's, in both trees.
  */
 export function relationForest(rows: readonly NamespaceRow[], ctx: RelationContext): OutNode[] {
   const roots: OutNode[] = [];
@@ -57,6 +58,10 @@ export function relationForest(rows: readonly NamespaceRow[], ctx: RelationConte
     inProgress.add(ino);
     const up = ctx.ancestorOf(ino);
     const parent = up !== 0 && up !== ino ? ensure(up) : null;
+    if (!parent) {
+      const owner = ctx.ownerOf(ino);
+      if (owner !== 0 && owner !== ino) ensure(owner);
+    }
     inProgress.delete(ino);
     const node: OutNode = { row, children: [] };
     if (parent) parent.children.push(node);
@@ -64,7 +69,6 @@ export function relationForest(rows: readonly NamespaceRow[], ctx: RelationConte
     emitted.set(ino, node);
     return node;
   };
-  if (ctx.initialUserNs !== null) ensure(ctx.initialUserNs);
   for (const row of rows) ensure(row.ns);
   return roots;
 }

@@ -4,12 +4,10 @@
  * only a bind mount keeps alive. Each is computed only when asked for. Native failures degrade
  * to lsns's empty/0 values with one warning per kind, never an exception.
  */
-import * as fs from 'node:fs';
 import { NetnsIdQuery, netnsIdCell } from '../native/netnsid.js';
-import { terminateUtsWorker, utsHostnames } from '../native/uts.js';
+import { terminateUtsWorker, utsHostnames, type UtsHostnameReader } from '../native/uts.js';
 import type { UserNames } from '../procfs/passwd.js';
 import { ProcReader } from '../procfs/reader.js';
-import { parseNsLink } from '../procfs/parse.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
 import type { NamespaceRow } from './namespaces.js';
 import { nsfsByNamespace } from './nsfs-mounts.js';
@@ -24,6 +22,15 @@ export interface EnrichNeeds {
   hostname: boolean;
 }
 
+export interface EnricherOptions {
+  /**
+   * The UTS hostname reader to use instead of the process-wide shared one. It belongs to the
+   * caller: close() leaves its worker running, so a daemon keeps one worker across refreshes
+   * (and clears its cache per refresh: hostnames change, and inodes are reused).
+   */
+  uts?: UtsHostnameReader;
+}
+
 export class Enricher {
   private readonly walker = new RelationWalker();
   private readonly accessPaths = new Map<number, string>();
@@ -36,6 +43,7 @@ export class Enricher {
     private readonly users: UserNames,
     private readonly needs: EnrichNeeds,
     private readonly warn: (message: string) => void,
+    private readonly opts: EnricherOptions = {},
   ) {}
 
   private warnOnce(kind: string, message: string): void {
@@ -154,28 +162,24 @@ export class Enricher {
     if (targets.length === 0) return;
     let names: Map<number, string | null>;
     try {
-      names = await utsHostnames(targets);
+      names = await (this.opts.uts ? this.opts.uts.hostnames(targets) : utsHostnames(targets));
     } catch (err) {
       this.warnOnce('hostname', `UTS hostnames could not be read: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
-    for (const r of rows) if (r.type === 'uts') r.hostname = names.get(r.ns) ?? '';
+    // Only names actually read are set: `hostname` stays absent (an empty cell) where unknown.
+    for (const r of rows) {
+      if (r.type !== 'uts') continue;
+      const name = names.get(r.ns);
+      if (name !== undefined && name !== null) r.hostname = name;
+    }
   }
 
+  /** Releases native resources; the shared UTS worker is stopped, an injected reader is left running. */
   async close(): Promise<void> {
     this.netnsid?.close();
     this.netnsid = null;
-    if (this.needs.hostname) await terminateUtsWorker();
-  }
-}
-
-/** The user namespace this process runs in, read from a live procfs; null for fixtures. */
-export function ownUserNs(reader: ProcReader): number | null {
-  if (!reader.uidFromOwner) return null;
-  try {
-    return parseNsLink(fs.readlinkSync(reader.resolve('self', 'ns', 'user')), 'user')?.ino ?? null;
-  } catch {
-    return null;
+    if (this.needs.hostname && this.opts.uts === undefined) await terminateUtsWorker();
   }
 }
 
