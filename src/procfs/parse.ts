@@ -14,14 +14,21 @@ export function parsePidName(name: string): number | null {
 /** Parses the target of an ns link, e.g. `net:[4026531840]`. `expected` guards against a link
  * whose type disagrees with its file name (garbage in a fixture, or a bind mount trick). */
 export function parseNsLink(text: string, expected?: NsType): NsLink | null {
-  const m = /^([a-z_]+):\[([0-9]{1,20})\]$/.exec(text);
-  if (!m) return null;
-  const type = m[1] as string;
-  if (!isNsType(type)) return null;
-  if (expected !== undefined && type !== expected) return null;
-  const ino = Number(m[2]);
+  // Hand-rolled rather than a regex: this runs eight times per process on every scan.
+  const colon = text.indexOf(':[');
+  if (colon <= 0 || text.charCodeAt(text.length - 1) !== 0x5d /* ] */) return null;
+  const type = text.slice(0, colon);
+  if (expected !== undefined ? type !== expected : !isNsType(type)) return null;
+  const digits = text.length - 1 - (colon + 2);
+  if (digits < 1 || digits > 20) return null;
+  let ino = 0;
+  for (let i = colon + 2; i < text.length - 1; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return null;
+    ino = ino * 10 + d;
+  }
   if (!Number.isSafeInteger(ino) || ino <= 0) return null;
-  return { type, ino };
+  return { type: type as NsType, ino };
 }
 
 export interface StatFields {
