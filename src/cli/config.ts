@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { resolveHostname, type HostnameSource } from '../scope/host.js';
+import { HOSTNAME_SOURCES, hostnameSourceName, resolveHostname, type HostnameInputs } from '../scope/host.js';
 import { DEFAULT_PLUGIN_ID, PLUGIN_ID_RE } from '../scope/report.js';
 import { MAX_SOCKET_PATH_BYTES, socketPathFor } from '../server/socket.js';
 
@@ -70,7 +70,9 @@ export const serveSchema = z
     pluginsRoot: absolutePath,
     pluginId,
     hostname,
-    hostnameSource: z.enum(['flag', 'env', 'os']),
+    hostnameSource: z.enum(HOSTNAME_SOURCES),
+    /** Why the host UTS namespace's hostname was not used (source 'os'), for the start-up log. */
+    hostnameFallback: z.string().optional(),
     intervalMs: duration(1000, 3_600_000),
     proc: absolutePath,
     logLevel,
@@ -79,7 +81,7 @@ export const serveSchema = z
   .superRefine(socketLength);
 export type ServeConfig = z.output<typeof serveSchema>;
 
-export const reportSchemaCli = z.object({ proc: absolutePath, hostname, hostnameSource: z.enum(['flag', 'env', 'os']), pluginId });
+export const reportSchemaCli = z.object({ proc: absolutePath, hostname, hostnameSource: z.enum(HOSTNAME_SOURCES), hostnameFallback: z.string().optional(), pluginId });
 export type ReportConfig = z.output<typeof reportSchemaCli>;
 
 export const checkSchema = z
@@ -145,14 +147,18 @@ const envStr = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
   return v === undefined || v === '' ? undefined : v;
 };
 
-function hostnameName(source: HostnameSource): string {
-  return source === 'flag' ? '--hostname' : source === 'env' ? 'SCOPE_HOSTNAME' : 'the host name (os.hostname())';
-}
+/** Test seams for the host identity (see scope/host.ts); by default the live host is asked. */
+export type HostnameProbe = Pick<HostnameInputs, 'hostUts' | 'osHostname'>;
 
-export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig | 'help' {
+/**
+ * Async because, without --hostname or SCOPE_HOSTNAME, the host's UTS namespace is asked for its
+ * hostname (setns+uname on a short-lived worker thread).
+ */
+export async function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv, probe: HostnameProbe = {}): Promise<ServeConfig | 'help'> {
   const v = parseFlags(argv, ['plugins-root', 'plugin-id', 'hostname', 'interval', 'proc', 'log-level', 'log-format']);
   if (v === 'help') return v;
-  const host = resolveHostname(str(v['hostname']), env);
+  const proc = str(v['proc']) ?? '/proc';
+  const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
   const levelFromFlag = str(v['log-level']);
   const formatFromFlag = str(v['log-format']);
   return validate(
@@ -162,27 +168,29 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID,
       hostname: host.hostname,
       hostnameSource: host.source,
+      hostnameFallback: host.fallback,
       intervalMs: str(v['interval']) ?? '5s',
-      proc: str(v['proc']) ?? '/proc',
+      proc,
       logLevel: levelFromFlag ?? envStr(env, 'LOG_LEVEL') ?? 'info',
       logFormat: formatFromFlag ?? envStr(env, 'LOG_FORMAT') ?? 'auto',
     },
     {
-      hostname: hostnameName(host.source),
+      hostname: hostnameSourceName(host.source, proc),
       logLevel: levelFromFlag !== undefined ? '--log-level' : 'LOG_LEVEL',
       logFormat: formatFromFlag !== undefined ? '--log-format' : 'LOG_FORMAT',
     },
   );
 }
 
-export function parseReportConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ReportConfig | 'help' {
+export async function parseReportConfig(argv: readonly string[], env: NodeJS.ProcessEnv, probe: HostnameProbe = {}): Promise<ReportConfig | 'help'> {
   const v = parseFlags(argv, ['proc', 'hostname', 'plugin-id']);
   if (v === 'help') return v;
-  const host = resolveHostname(str(v['hostname']), env);
+  const proc = str(v['proc']) ?? '/proc';
+  const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
   return validate(
     reportSchemaCli,
-    { proc: str(v['proc']) ?? '/proc', hostname: host.hostname, hostnameSource: host.source, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID },
-    { hostname: hostnameName(host.source) },
+    { proc, hostname: host.hostname, hostnameSource: host.source, hostnameFallback: host.fallback, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID },
+    { hostname: hostnameSourceName(host.source, proc) },
   );
 }
 

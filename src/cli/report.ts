@@ -7,14 +7,15 @@ export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostn
 
 Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdout.
   --proc DIR       procfs to scan (default /proc)
-  --hostname NAME  host node name (default: env SCOPE_HOSTNAME, else the host name)
+  --hostname NAME  host node name (default: env SCOPE_HOSTNAME, else the hostname of the
+                   host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --plugin-id ID   plugin id in the spec (default host-namespaces)
 `;
 
-export function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
+export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let cfg;
   try {
-    cfg = parseReportConfig(argv, env);
+    cfg = await parseReportConfig(argv, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(err.problems.map((p) => `scope-namespaces report: ${p}\n`).join(''));
@@ -26,12 +27,15 @@ export function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   }
   let snap;
   try {
-    snap = takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId });
+    snap = await takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     process.stderr.write(`scope-namespaces report: cannot read ${cfg.proc}: ${code}\n`);
     return 1;
   }
+  // stdout is the report: the host identity's source goes to stderr, only where it needs saying.
+  if (cfg.hostnameFallback !== undefined) process.stderr.write(`scope-namespaces report: warning: host node named after os.hostname() (${cfg.hostname}): ${cfg.hostnameFallback}\n`);
+  for (const w of snap.stats.warnings) process.stderr.write(`scope-namespaces report: warning: ${w}\n`);
   const problems = reportProblems(snap.report, cfg.pluginId);
   if (problems.length > 0) {
     // A bug on our side: say so rather than print something a probe would drop.

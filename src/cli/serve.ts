@@ -23,7 +23,8 @@ Serve the host's namespaces to a Weave Scope probe over <plugins-root>/<id>/<id>
 Options:
   --plugins-root DIR   the probe's plugins root (default /var/run/scope/plugins)
   --plugin-id ID       plugin id and socket name (default host-namespaces)
-  --hostname NAME      host node name (default: env SCOPE_HOSTNAME, else the host name)
+  --hostname NAME      host node name (default: env SCOPE_HOSTNAME, else the hostname of
+                       the host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --interval DURATION  refresh period, e.g. 500ms, 5s, 1m (default 5s, at least 1s)
   --proc DIR           procfs to scan (default /proc)
   --log-level LEVEL    trace|debug|info|warn|error|fatal|silent (env LOG_LEVEL, default info)
@@ -34,7 +35,7 @@ Options:
 export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let cfg: ServeConfig | 'help';
   try {
-    cfg = parseServeConfig(argv, env);
+    cfg = await parseServeConfig(argv, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(err.problems.map((p) => `scope-namespaces serve: ${p}\n`).join('') + "Try 'scope-namespaces serve --help'.\n");
@@ -66,6 +67,7 @@ class Daemon {
       { pluginId: cfg.pluginId, hostname: cfg.hostname, hostnameSource: cfg.hostnameSource, proc: cfg.proc, intervalMs: cfg.intervalMs, pluginsRoot: cfg.pluginsRoot },
       'starting',
     );
+    if (cfg.hostnameFallback !== undefined) log.warn({ hostname: cfg.hostname, why: cfg.hostnameFallback }, 'host node named after os.hostname(): the host UTS namespace could not be read');
     process.on('SIGINT', () => this.stop('SIGINT', 0));
     process.on('SIGTERM', () => this.stop('SIGTERM', 0));
     process.on('uncaughtException', (err) => this.fatal(err, 'uncaught exception'));

@@ -4,10 +4,12 @@
  * only a bind mount keeps alive. Each is computed only when asked for. Native failures degrade
  * to lsns's empty/0 values with one warning per kind, never an exception.
  */
+import * as fs from 'node:fs';
 import { NetnsIdQuery, netnsIdCell } from '../native/netnsid.js';
 import { terminateUtsWorker, utsHostnames, type UtsHostnameReader } from '../native/uts.js';
 import type { UserNames } from '../procfs/passwd.js';
 import { ProcReader } from '../procfs/reader.js';
+import { parseNsLink } from '../procfs/parse.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
 import type { NamespaceRow } from './namespaces.js';
 import { nsfsByNamespace } from './nsfs-mounts.js';
@@ -180,6 +182,16 @@ export class Enricher {
     this.netnsid?.close();
     this.netnsid = null;
     if (this.needs.hostname && this.opts.uts === undefined) await terminateUtsWorker();
+  }
+}
+
+/** The user namespace this process runs in, read from a live procfs; null for fixtures. */
+export function ownUserNs(reader: ProcReader): number | null {
+  if (!reader.uidFromOwner) return null;
+  try {
+    return parseNsLink(fs.readlinkSync(reader.resolve('self', 'ns', 'user')), 'user')?.ino ?? null;
+  } catch {
+    return null;
   }
 }
 

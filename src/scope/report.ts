@@ -13,7 +13,7 @@ export const PLUGIN_ID_RE = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
 export const TABLE_PREFIX = 'host-namespaces-table-';
 export const TABLE_LABEL = 'Host Namespaces';
 export const PLUGIN_LABEL = 'Host namespaces';
-export const PLUGIN_DESCRIPTION = 'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command';
+export const PLUGIN_DESCRIPTION = 'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command, and the hostname inside each UTS namespace';
 /** Separates row id and column id in a multicolumn cell key. */
 export const CELL_SEPARATOR = '___';
 
@@ -25,7 +25,7 @@ export interface ColumnSpec {
   dataType: DataType;
 }
 
-type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command';
+type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command' | 'hostname';
 
 const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: DataType }> = [
   { key: 'ns', label: 'NS', dataType: 'number' },
@@ -34,6 +34,8 @@ const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: Dat
   { key: 'pid', label: 'Pid', dataType: 'number' },
   { key: 'user', label: 'User', dataType: '' },
   { key: 'command', label: 'Command', dataType: '' },
+  // Ours (not an lsns column): only uts rows whose hostname could be read have this cell.
+  { key: 'hostname', label: 'Hostname', dataType: '' },
 ];
 
 export const columnId = (key: CellSource): string => `host-namespaces-${key}`;
@@ -89,8 +91,12 @@ export function cellKey(rowId: string, column: CellSource): string {
   return `${TABLE_PREFIX}${rowId}${CELL_SEPARATOR}${columnId(column)}`;
 }
 
-/** The cell values of one row, as the table shows them (Unicode strings). */
-export function rowCells(row: NamespaceRow): Record<CellSource, string> {
+/**
+ * The cell values of one row, as the table shows them (Unicode strings). Rows of namespaces no
+ * process is in (NPROCS 0) have empty Pid and Command cells. `hostname` is present only for uts
+ * rows whose hostname is known; no cell (no latest key) otherwise.
+ */
+export function rowCells(row: NamespaceRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname'>, string> {
   return {
     ns: String(row.ns),
     type: row.type,
@@ -98,6 +104,8 @@ export function rowCells(row: NamespaceRow): Record<CellSource, string> {
     pid: row.pid === null ? '' : String(row.pid),
     user: row.user === null ? '' : bytesToUnicode(row.user),
     command: row.command === null ? '' : bytesToUnicode(row.command),
+    // uname() nodename is already decoded as UTF-8 (native/libc.ts), unlike the byte-string columns.
+    ...(row.type === 'uts' && row.hostname !== undefined ? { hostname: row.hostname } : {}),
   };
 }
 
@@ -116,7 +124,10 @@ export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): 
     // Row id = the inode: the app sorts rows by id, so the table comes out in NS order like lsns.
     const rowId = String(row.ns);
     const cells = rowCells(row);
-    for (const def of COLUMN_DEFS) latest[cellKey(rowId, def.key)] = { timestamp, value: cells[def.key] };
+    for (const def of COLUMN_DEFS) {
+      const value = cells[def.key];
+      if (value !== undefined) latest[cellKey(rowId, def.key)] = { timestamp, value };
+    }
   }
   return {
     Host: {

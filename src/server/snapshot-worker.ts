@@ -1,23 +1,31 @@
 /**
  * Worker thread: on each `refresh` message, scan, build and serialise the report (plain and gzip)
  * and post the bytes back (transferred, not copied). The main thread never touches /proc.
+ * Hostnames of UTS namespaces are read by a nested UTS worker (native/uts-worker.ts) that lives as
+ * long as this thread: one for every refresh, not one per refresh. Terminating this thread ends it.
  * Must run from compiled JS (dist/server/snapshot-worker.js): tsx is not active in workers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
+import { UtsHostnameReader } from '../native/uts.js';
 import { takeSnapshot, type SnapshotParams } from './snapshot.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 const params = workerData as SnapshotParams;
 const port = parentPort;
 if (!port) throw new Error('snapshot-worker must run as a worker thread');
+/** Started on the first refresh, kept (unref'd while idle) across refreshes; restarted if it dies. */
+const uts = new UtsHostnameReader();
 
-port.on('message', (msg: ToWorker) => {
+port.on('message', (msg: ToWorker) => void onMessage(msg));
+
+async function onMessage(msg: ToWorker): Promise<void> {
+  if (!port) return;
   if (msg.kind !== 'refresh') return;
   let reply: FromWorker;
   const transfer: ArrayBuffer[] = [];
   try {
-    const snap = takeSnapshot(params);
+    const snap = await takeSnapshot(params, { uts });
     const t0 = performance.now();
     const json = Buffer.from(JSON.stringify(snap.report), 'utf8');
     const gzip = gzipSync(json, { level: 6 });
@@ -33,4 +41,4 @@ port.on('message', (msg: ToWorker) => {
     reply = { kind: 'failed', seq: msg.seq, message: e.message, ...(code ? { code } : {}) };
   }
   port.postMessage(reply, transfer);
-});
+}

@@ -43,6 +43,7 @@ export class SnapshotSource {
   private inFlight: { seq: number; started: number; watchdog: NodeJS.Timeout } | null = null;
   private next: NodeJS.Timeout | null = null;
   private stopped = false;
+  private lastWarnings = '';
   private firstWaiter: { resolve: (s: ServedSnapshot) => void; reject: (e: Error) => void } | null = null;
   private readonly refreshTimeoutMs: number;
   private readonly workerUrl: URL;
@@ -134,8 +135,17 @@ export class SnapshotSource {
       totalMs: Math.round(totalMs),
       bytes: snap.body.length,
       gzipBytes: snap.gzip.length,
+      persistent: s.persistent,
+      hostnames: `${s.hostnames}/${s.utsRows}`,
+      utsWorker: s.utsWorker,
       issues: s.issues,
     };
+    // Degraded lookups (e.g. hostnames unreadable): warn when they first appear or change.
+    const warnings = s.warnings.join('\n');
+    if (warnings !== this.lastWarnings) {
+      for (const w of s.warnings) this.opts.log.warn({ seq: msg.seq }, w);
+      this.lastWarnings = warnings;
+    }
     if (this.firstWaiter) {
       this.opts.log.info({ ...fields, passwd: s.passwd }, 'first snapshot ready');
       if (s.rows === 0) this.opts.log.warn({ proc: this.opts.params.proc }, 'the first scan found no namespaces; is --proc a procfs with processes?');

@@ -1,18 +1,21 @@
 /** serve/report/check configuration, log formatting and Accept-Encoding parsing. */
 import * as os from 'node:os';
 import t from 'tap';
-import { ConfigError, parseCheckConfig, parseDuration, parseReportConfig, parseServeConfig, type ServeConfig } from '../../src/cli/config.js';
+import { ConfigError, parseCheckConfig, parseDuration, parseReportConfig, parseServeConfig, type HostnameProbe, type ServeConfig } from '../../src/cli/config.js';
+import { ok } from '../../src/native/libc.js';
 import { prettyLine } from '../../src/cli/logging.js';
 import { acceptsGzip } from '../../src/server/http.js';
 
-const serve = (argv: string[], env: NodeJS.ProcessEnv = {}): ServeConfig => {
-  const c = parseServeConfig(argv, env);
+/** The host's UTS namespace, faked: its hostname is 'host-uts-name'. */
+const fakeHost: HostnameProbe = { hostUts: async () => ok('host-uts-name') };
+const serve = async (argv: string[], env: NodeJS.ProcessEnv = {}, probe: HostnameProbe = fakeHost): Promise<ServeConfig> => {
+  const c = await parseServeConfig(argv, env, probe);
   if (c === 'help') throw new Error('help');
   return c;
 };
-const problems = (fn: () => unknown): string => {
+const problems = async (fn: () => Promise<unknown>): Promise<string> => {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (e instanceof ConfigError) return e.problems.join('\n');
     throw e;
@@ -21,51 +24,62 @@ const problems = (fn: () => unknown): string => {
 };
 
 t.test('defaults', async (t) => {
-  t.same(serve([]), {
+  t.same(await serve([]), {
     pluginsRoot: '/var/run/scope/plugins',
     pluginId: 'host-namespaces',
-    hostname: os.hostname(),
-    hostnameSource: 'os',
+    hostname: 'host-uts-name',
+    hostnameSource: 'host-uts',
     intervalMs: 5000,
     proc: '/proc',
     logLevel: 'info',
     logFormat: 'auto',
   });
-  t.equal(parseServeConfig(['--help'], {}), 'help');
+  t.equal(await parseServeConfig(['--help'], {}), 'help');
+  // The live host: pid 1's or kthreadd's UTS namespace is readable as root here.
+  const live = await serve([], {}, {});
+  t.match(live, { hostnameSource: 'host-uts', hostname: os.hostname() }, 'the live host UTS namespace (same as ours outside a container)');
 });
 
 t.test('flags and environment', async (t) => {
-  const c = serve(['--plugins-root', '/tmp/x', '--plugin-id', 'ns2', '--interval', '1500ms', '--proc', '/host/proc', '--log-format', 'pretty'], {
+  const c = await serve(['--plugins-root', '/tmp/x', '--plugin-id', 'ns2', '--interval', '1500ms', '--proc', '/host/proc', '--log-format', 'pretty'], {
     SCOPE_HOSTNAME: 'node-7',
     LOG_LEVEL: 'debug',
   });
   t.match(c, { pluginsRoot: '/tmp/x', pluginId: 'ns2', intervalMs: 1500, proc: '/host/proc', hostname: 'node-7', hostnameSource: 'env', logLevel: 'debug', logFormat: 'pretty' });
-  t.match(serve(['--hostname', 'h1', '--log-level', 'warn'], { SCOPE_HOSTNAME: 'node-7', LOG_LEVEL: 'debug' }), { hostname: 'h1', hostnameSource: 'flag', logLevel: 'warn' });
-  t.match(serve([], { LOG_FORMAT: 'json' }), { logFormat: 'json' });
+  t.match(await serve(['--hostname', 'h1', '--log-level', 'warn'], { SCOPE_HOSTNAME: 'node-7', LOG_LEVEL: 'debug' }), { hostname: 'h1', hostnameSource: 'flag', logLevel: 'warn' });
+  t.match(await serve([], { LOG_FORMAT: 'json' }), { logFormat: 'json' });
+  t.match(await serve([], { SCOPE_HOSTNAME: '' }), { hostname: 'host-uts-name', hostnameSource: 'host-uts' }, 'empty SCOPE_HOSTNAME is unset');
+  const asked: string[] = [];
+  await serve(['--proc', '/host/proc'], {}, { hostUts: async (proc) => (asked.push(proc), ok('h')) });
+  t.same(asked, ['/host/proc'], 'the host UTS namespace is found through --proc');
+  const fallback = await serve([], {}, { hostUts: async () => ({ ok: false, code: 'EACCES', errno: 13, reason: 'denied' }), osHostname: () => 'os-name' });
+  t.match(fallback, { hostname: 'os-name', hostnameSource: 'os', hostnameFallback: /EACCES: denied/ });
 });
 
 t.test('clear messages for bad input', async (t) => {
-  t.match(problems(() => serve(['--plugin-id', 'bad_id'])), /^--plugin-id: must match Scope's plugin id rule.*\(got 'bad_id'\)$/);
-  t.match(problems(() => serve(['--plugin-id', 'a--b'])), /--plugin-id/);
-  t.match(problems(() => serve(['--plugin-id', '-a'])), /--plugin-id/);
-  t.match(problems(() => serve(['--interval', 'soon'])), /--interval: 'soon' is not a duration/);
-  t.match(problems(() => serve(['--interval', '10ms'])), /--interval: '10ms' is out of range/);
-  t.match(problems(() => serve(['--log-level', 'loud'])), /--log-level: must be one of trace, debug/);
-  t.match(problems(() => serve([], { LOG_LEVEL: 'loud' })), /^LOG_LEVEL: must be one of/);
-  t.match(problems(() => serve([], { SCOPE_HOSTNAME: 'a;b' })), /^SCOPE_HOSTNAME: must not contain ';'/);
-  t.match(problems(() => serve(['--hostname', ''])), /--hostname: must not be empty/);
-  t.match(problems(() => serve(['--bogus'])), /Unknown option '--bogus'/);
-  t.match(problems(() => serve(['--interval'])), /argument missing/);
-  t.match(problems(() => serve(['--plugins-root', '/tmp/' + 'x'.repeat(80)])), /socket path .* is 1\d\d bytes; unix sockets allow at most 107/);
-  const two = problems(() => serve(['--plugin-id', 'x_', '--interval', 'y']));
+  t.match(await problems(() => serve(['--plugin-id', 'bad_id'])), /^--plugin-id: must match Scope's plugin id rule.*\(got 'bad_id'\)$/);
+  t.match(await problems(() => serve(['--plugin-id', 'a--b'])), /--plugin-id/);
+  t.match(await problems(() => serve(['--plugin-id', '-a'])), /--plugin-id/);
+  t.match(await problems(() => serve(['--interval', 'soon'])), /--interval: 'soon' is not a duration/);
+  t.match(await problems(() => serve(['--interval', '10ms'])), /--interval: '10ms' is out of range/);
+  t.match(await problems(() => serve(['--log-level', 'loud'])), /--log-level: must be one of trace, debug/);
+  t.match(await problems(() => serve([], { LOG_LEVEL: 'loud' })), /^LOG_LEVEL: must be one of/);
+  t.match(await problems(() => serve([], { SCOPE_HOSTNAME: 'a;b' })), /^SCOPE_HOSTNAME: must not contain ';'/);
+  t.match(await problems(() => serve(['--hostname', ''])), /--hostname: must not be empty/);
+  t.match(await problems(() => serve([], {}, { hostUts: async () => ok('two words') })), /^the host UTS namespace's hostname \(\/proc\/1 or 2\/ns\/uts\): must not contain/);
+  t.match(await problems(() => serve(['--bogus'])), /Unknown option '--bogus'/);
+  t.match(await problems(() => serve(['--interval'])), /argument missing/);
+  t.match(await problems(() => serve(['--plugins-root', '/tmp/' + 'x'.repeat(80)])), /socket path .* is 1\d\d bytes; unix sockets allow at most 107/);
+  const two = await problems(() => serve(['--plugin-id', 'x_', '--interval', 'y']));
   t.equal(two.split('\n').length, 2, 'every problem at once');
 });
 
 t.test('report and check configs', async (t) => {
-  t.match(parseReportConfig(['--proc', 'fixtures/x', '--hostname', 'h'], {}), { proc: `${process.cwd()}/fixtures/x`, hostname: 'h', pluginId: 'host-namespaces' });
+  t.match(await parseReportConfig(['--proc', 'fixtures/x', '--hostname', 'h'], {}), { proc: `${process.cwd()}/fixtures/x`, hostname: 'h', pluginId: 'host-namespaces' });
   t.match(parseCheckConfig([]), { pluginsRoot: '/var/run/scope/plugins', pluginId: 'host-namespaces', timeoutMs: 2000 });
   t.match(parseCheckConfig(['--socket', '/tmp/a.sock', '--max-age', '30s']), { socket: '/tmp/a.sock', maxAgeMs: 30000 });
-  t.match(problems(() => parseCheckConfig(['--timeout', 'x'])), /--timeout/);
+  t.match(await parseReportConfig(['--proc', 'fixtures/x'], {}, fakeHost), { hostname: 'host-uts-name', hostnameSource: 'host-uts' });
+  t.match(await problems(async () => parseCheckConfig(['--timeout', 'x'])), /--timeout/);
 });
 
 t.test('parseDuration', async (t) => {

@@ -7,6 +7,7 @@ import { bytesToUnicode } from '../../src/lsns/escape.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';
+import { ok } from '../../src/native/libc.js';
 import { hostNodeId, resolveHostname } from '../../src/scope/host.js';
 import { buildReport, tableRows, TABLE_PREFIX, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
@@ -41,6 +42,7 @@ t.test('the report has the seed shape', async (t) => {
         { id: 'host-namespaces-pid', label: 'Pid', dataType: 'number' },
         { id: 'host-namespaces-user', label: 'User', dataType: '' },
         { id: 'host-namespaces-command', label: 'Command', dataType: '' },
+        { id: 'host-namespaces-hostname', label: 'Hostname', dataType: '' },
       ],
     },
   });
@@ -53,7 +55,7 @@ t.test('the report has the seed shape', async (t) => {
   t.equal(spec?.api_version, '1');
   const entry = node?.latest[`${TABLE_PREFIX}4026532204___host-namespaces-ns`];
   t.same(entry, { timestamp: '2026-01-02T03:04:05.678Z', value: '4026532204' });
-  t.equal(Object.keys(node?.latest ?? {}).length, rows.length * 6);
+  t.equal(Object.keys(node?.latest ?? {}).length, rows.length * 6, 'six cells a row: no hostname was read from a fake tree, so no Hostname cell');
   for (const e of Object.values(node?.latest ?? {})) t.type(e.value, 'string');
 });
 
@@ -76,6 +78,37 @@ t.test('rows equal the scanner, commands and users as Unicode', async (t) => {
   t.equal(container?.['nprocs'], '2');
   t.equal(table.get('4026531840')?.['pid'], '1');
   t.equal(table.get('4026531840')?.['nprocs'], '4');
+});
+
+t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have empty Pid and Command', async (t) => {
+  const withNames: NamespaceRow[] = rows.map((r) => ({ ...r }));
+  const hostUts = withNames.find((r) => r.ns === 4026531838);
+  const containerUts = withNames.find((r) => r.ns === 4026532202);
+  const net = withNames.find((r) => r.type === 'net');
+  t.ok(hostUts && containerUts && net);
+  if (hostUts) hostUts.hostname = 'node-a';
+  if (containerUts) containerUts.hostname = 'web-1 \u00e9';
+  if (net) net.hostname = 'ignored: not a uts row';
+  const pinned: NamespaceRow = { ns: 4026532999, type: 'uts', path: '/run/sn/uts', nprocs: 0, pid: null, ppid: null, command: null, uid: null, user: null, hostname: 'pinned' };
+  const unknown: NamespaceRow = { ...pinned, ns: 4026533000, hostname: undefined };
+  delete unknown.hostname;
+  const r = buildReport([...withNames, pinned, unknown], { hostname: 'node-a', pluginId: 'host-namespaces', now });
+  t.same(reportProblems(r, 'host-namespaces'), []);
+  const table = tableRows(r, 'node-a');
+  t.equal(table.get('4026531838')?.['hostname'], 'node-a');
+  t.equal(table.get('4026532202')?.['hostname'], 'web-1 \u00e9', 'uname() text is already Unicode: passed through');
+  t.equal(table.get(String(net?.ns))?.['hostname'], undefined, 'no Hostname cell on other types');
+  t.same(table.get('4026532999'), { ns: '4026532999', type: 'uts', nprocs: '0', pid: '', user: '', command: '', hostname: 'pinned' });
+  t.same(table.get('4026533000'), { ns: '4026533000', type: 'uts', nprocs: '0', pid: '', user: '', command: '' }, 'unknown hostname: no cell at all');
+  const keys = Object.keys(r.Host.nodes['node-a;<host>']?.latest ?? {});
+  t.equal(keys.filter((k) => k.endsWith('___host-namespaces-hostname')).length, 3);
+  t.equal(keys.length, (rows.length + 2) * 6 + 3);
+
+  // A Hostname cell is only valid because the template declares the column.
+  const undeclared = JSON.parse(JSON.stringify(r)) as ScopeReport;
+  const tpl = undeclared.Host.table_templates[TABLE_PREFIX];
+  if (tpl) tpl.columns = tpl.columns.filter((c) => c.id !== 'host-namespaces-hostname');
+  t.match(reportProblems(undeclared, 'host-namespaces').map((p) => p.message).join('\n'), /undeclared column 'host-namespaces-hostname'/);
 });
 
 t.test('the schema accepts our report and an empty one', async (t) => {
@@ -158,10 +191,26 @@ t.test('the schema encodes the probe rules', async (t) => {
   t.same(reportProblems(zone, 'host-namespaces'), [], 'numeric zone and nanoseconds are fine');
 });
 
-t.test('host identity: flag, then SCOPE_HOSTNAME, then the host name', async (t) => {
-  t.same(resolveHostname('a', { SCOPE_HOSTNAME: 'b' }), { hostname: 'a', source: 'flag' });
-  t.same(resolveHostname(undefined, { SCOPE_HOSTNAME: 'b' }), { hostname: 'b', source: 'env' });
-  t.same(resolveHostname(undefined, { SCOPE_HOSTNAME: '' }), { hostname: os.hostname(), source: 'os' });
-  t.same(resolveHostname(undefined, {}), { hostname: os.hostname(), source: 'os' });
+t.test('host identity: flag, then SCOPE_HOSTNAME, then the host UTS namespace, then os.hostname()', async (t) => {
+  let asked = 0;
+  const hostUts = async (): Promise<ReturnType<typeof ok<string>>> => {
+    asked++;
+    return ok('real-host');
+  };
+  const osHostname = (): string => 'container-name';
+  t.same(await resolveHostname({ flag: 'a', env: { SCOPE_HOSTNAME: 'b' }, hostUts, osHostname }), { hostname: 'a', source: 'flag' });
+  t.same(await resolveHostname({ env: { SCOPE_HOSTNAME: 'b' }, hostUts, osHostname }), { hostname: 'b', source: 'env' });
+  t.equal(asked, 0, 'the host is not asked when told');
+  t.same(await resolveHostname({ env: { SCOPE_HOSTNAME: '' }, hostUts, osHostname }), { hostname: 'real-host', source: 'host-uts' });
+  t.same(await resolveHostname({ env: {}, hostUts, osHostname }), { hostname: 'real-host', source: 'host-uts' });
+  t.match(
+    await resolveHostname({ env: {}, proc: '/x', hostUts: async () => ({ ok: false, code: 'ENOENT', errno: 2, reason: 'stat /x/2/ns/uts: ENOENT' }), osHostname }),
+    { hostname: 'container-name', source: 'os', fallback: /via \/x: ENOENT/ },
+  );
+  t.match(await resolveHostname({ env: {}, hostUts: async () => ok(''), osHostname }), { hostname: 'container-name', source: 'os', fallback: /empty/ });
+  t.match(await resolveHostname({ env: {}, hostUts: async () => Promise.reject(new Error('boom')), osHostname }), { source: 'os', fallback: /boom/ });
+  // Live: outside a container the host UTS namespace's name is ours; a tree without ns links falls back.
+  t.same(await resolveHostname({ env: {} }), { hostname: os.hostname(), source: 'host-uts' });
+  t.match(await resolveHostname({ env: {}, proc: tmp }), { hostname: os.hostname(), source: 'os', fallback: /ENOENT/ });
   t.equal(hostNodeId('x'), 'x;<host>');
 });
