@@ -4,14 +4,13 @@
  * only a bind mount keeps alive. Each is computed only when asked for. Native failures degrade
  * to lsns's empty/0 values with one warning per kind, never an exception.
  */
-import * as fs from 'node:fs';
 import { NetnsIdQuery, netnsIdCell } from '../native/netnsid.js';
 import { terminateUtsWorker, utsHostnames, type UtsHostnameReader } from '../native/uts.js';
 import type { UserNames } from '../procfs/passwd.js';
 import { ProcReader } from '../procfs/reader.js';
-import { parseNsLink } from '../procfs/parse.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
 import type { NamespaceRow } from './namespaces.js';
+import { utf8Bytes } from '../lsns/escape.js';
 import { nsfsByNamespace } from './nsfs-mounts.js';
 import { parseNsfsMounts } from '../procfs/mountinfo.js';
 import { findPersistent, type PersistentNs } from './persistent.js';
@@ -173,7 +172,7 @@ export class Enricher {
     for (const r of rows) {
       if (r.type !== 'uts') continue;
       const name = names.get(r.ns);
-      if (name !== undefined && name !== null) r.hostname = name;
+      if (name !== undefined && name !== null) r.hostname = utf8Bytes(name);
     }
   }
 
@@ -182,16 +181,6 @@ export class Enricher {
     this.netnsid?.close();
     this.netnsid = null;
     if (this.needs.hostname && this.opts.uts === undefined) await terminateUtsWorker();
-  }
-}
-
-/** The user namespace this process runs in, read from a live procfs; null for fixtures. */
-export function ownUserNs(reader: ProcReader): number | null {
-  if (!reader.uidFromOwner) return null;
-  try {
-    return parseNsLink(fs.readlinkSync(reader.resolve('self', 'ns', 'user')), 'user')?.ino ?? null;
-  } catch {
-    return null;
   }
 }
 

@@ -33,8 +33,8 @@ export interface NamespaceRow {
   nsfs?: string[];
   pns?: number;
   ons?: number;
-  /** Our own column: the hostname inside a UTS namespace. */
-  hostname?: string;
+  /** Our own column: the hostname inside a UTS namespace (byte string, like command). */
+  hostname?: ByteString;
 }
 
 export interface ScanOptions {

@@ -105,7 +105,7 @@ export function rowCells(row: NamespaceRow): Partial<Record<CellSource, string>>
     user: row.user === null ? '' : bytesToUnicode(row.user),
     command: row.command === null ? '' : bytesToUnicode(row.command),
     // uname() nodename is already decoded as UTF-8 (native/libc.ts), unlike the byte-string columns.
-    ...(row.type === 'uts' && row.hostname !== undefined ? { hostname: row.hostname } : {}),
+    ...(row.type === 'uts' && row.hostname !== undefined ? { hostname: bytesToUnicode(row.hostname) } : {}),
   };
 }
 
