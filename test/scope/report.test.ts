@@ -87,7 +87,7 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
   const net = withNames.find((r) => r.type === 'net');
   t.ok(hostUts && containerUts && net);
   if (hostUts) hostUts.hostname = 'node-a';
-  if (containerUts) containerUts.hostname = 'web-1 \u00e9';
+  if (containerUts) containerUts.hostname = 'web-1 \u00c3\u00a9'; // byte string of UTF-8 'web-1 é'
   if (net) net.hostname = 'ignored: not a uts row';
   const pinned: NamespaceRow = { ns: 4026532999, type: 'uts', path: '/run/sn/uts', nprocs: 0, pid: null, ppid: null, command: null, uid: null, user: null, hostname: 'pinned' };
   const unknown: NamespaceRow = { ...pinned, ns: 4026533000, hostname: undefined };
@@ -96,7 +96,7 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
   t.same(reportProblems(r, 'host-namespaces'), []);
   const table = tableRows(r, 'node-a');
   t.equal(table.get('4026531838')?.['hostname'], 'node-a');
-  t.equal(table.get('4026532202')?.['hostname'], 'web-1 \u00e9', 'uname() text is already Unicode: passed through');
+  t.equal(table.get('4026532202')?.['hostname'], 'web-1 \u00e9', 'byte-string hostname shown as Unicode');
   t.equal(table.get(String(net?.ns))?.['hostname'], undefined, 'no Hostname cell on other types');
   t.same(table.get('4026532999'), { ns: '4026532999', type: 'uts', nprocs: '0', pid: '', user: '', command: '', hostname: 'pinned' });
   t.same(table.get('4026533000'), { ns: '4026533000', type: 'uts', nprocs: '0', pid: '', user: '', command: '' }, 'unknown hostname: no cell at all');
