@@ -18,11 +18,24 @@ export interface PersistentNs {
   accessPath: string;
 }
 
+/**
+ * One process per distinct mount namespace: the mnt rows' lowest pids, or, when `-t` left mnt out
+ * of the scan, the lowest pid of each mount namespace found by one extra readlink per process.
+ */
+function mountNamespaceReps(reader: ProcReader, rows: readonly NamespaceRow[], types: readonly NsType[]): number[] {
+  if (types.includes('mnt')) return rows.flatMap((r) => (r.type === 'mnt' && r.pid !== null ? [r.pid] : []));
+  const reps = new Map<number, number>();
+  for (const pid of reader.listPids()) {
+    const link = reader.readNsLinks(pid, ['mnt'])[0];
+    if (link && !reps.has(link.ino)) reps.set(link.ino, pid);
+  }
+  return [...reps.values()];
+}
+
 export function findPersistent(reader: ProcReader, rows: readonly NamespaceRow[], types: readonly NsType[]): PersistentNs[] {
   const known = new Set(rows.map((r) => r.ns));
   const found = new Map<number, PersistentNs>();
-  const sources: Array<number | 'self'> = ['self'];
-  for (const r of rows) if (r.type === 'mnt' && r.pid !== null) sources.push(r.pid);
+  const sources: Array<number | 'self'> = ['self', ...mountNamespaceReps(reader, rows, types)];
   for (const src of sources) {
     const text = reader.readMountinfo(src);
     if (text === null) continue;
