@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { HOSTNAME_SOURCES, hostnameSourceName, resolveHostname, type HostnameInputs } from '../scope/host.js';
 import { DEFAULT_PLUGIN_ID, PLUGIN_ID_RE } from '../scope/report.js';
+import { TOPOLOGY_NAMES, type TopologyName } from '../scope/topologies.js';
 import { MAX_SOCKET_PATH_BYTES, socketPathFor } from '../server/socket.js';
 
 export const EXIT_USAGE = 64;
@@ -54,6 +55,21 @@ const hostname = z
   .min(1, 'must not be empty')
   .max(253, 'is longer than 253 characters')
   .refine((h) => !/[;\s\p{Cc}]/u.test(h), { message: "must not contain ';', whitespace or control characters" });
+/** `host,process,container` (any non-empty subset, any order, no repeats) -> names in canonical order. */
+const topologies = z.string().transform((text, ctx): TopologyName[] => {
+  const parts = text.split(',').map((p) => p.trim());
+  const bad = parts.filter((p) => !(TOPOLOGY_NAMES as readonly string[]).includes(p));
+  if (text.trim() === '' || bad.length > 0) {
+    ctx.issues.push({ code: 'custom', input: text, message: `'${text}' is not a list of ${TOPOLOGY_NAMES.join(', ')} (comma-separated)` });
+    return z.NEVER;
+  }
+  if (new Set(parts).size !== parts.length) {
+    ctx.issues.push({ code: 'custom', input: text, message: `'${text}' names a topology twice` });
+    return z.NEVER;
+  }
+  return TOPOLOGY_NAMES.filter((n) => parts.includes(n));
+});
+export const DEFAULT_TOPOLOGIES = TOPOLOGY_NAMES.join(',');
 const logLevel = z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` });
 const logFormat = z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` });
 
@@ -75,13 +91,14 @@ export const serveSchema = z
     hostnameFallback: z.string().optional(),
     intervalMs: duration(1000, 3_600_000),
     proc: absolutePath,
+    topologies,
     logLevel,
     logFormat,
   })
   .superRefine(socketLength);
 export type ServeConfig = z.output<typeof serveSchema>;
 
-export const reportSchemaCli = z.object({ proc: absolutePath, hostname, hostnameSource: z.enum(HOSTNAME_SOURCES), hostnameFallback: z.string().optional(), pluginId });
+export const reportSchemaCli = z.object({ proc: absolutePath, hostname, hostnameSource: z.enum(HOSTNAME_SOURCES), hostnameFallback: z.string().optional(), pluginId, topologies });
 export type ReportConfig = z.output<typeof reportSchemaCli>;
 
 export const checkSchema = z
@@ -110,6 +127,7 @@ const FLAG_NAMES: Record<string, string> = {
   socket: '--socket',
   timeoutMs: '--timeout',
   maxAgeMs: '--max-age',
+  topologies: '--topologies',
   socketPath: '--plugins-root/--plugin-id',
 };
 
@@ -155,7 +173,7 @@ export type HostnameProbe = Pick<HostnameInputs, 'hostUts' | 'osHostname'>;
  * hostname (setns+uname on a short-lived worker thread).
  */
 export async function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv, probe: HostnameProbe = {}): Promise<ServeConfig | 'help'> {
-  const v = parseFlags(argv, ['plugins-root', 'plugin-id', 'hostname', 'interval', 'proc', 'log-level', 'log-format']);
+  const v = parseFlags(argv, ['plugins-root', 'plugin-id', 'hostname', 'interval', 'proc', 'topologies', 'log-level', 'log-format']);
   if (v === 'help') return v;
   const proc = str(v['proc']) ?? '/proc';
   const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
@@ -171,6 +189,7 @@ export async function parseServeConfig(argv: readonly string[], env: NodeJS.Proc
       hostnameFallback: host.fallback,
       intervalMs: str(v['interval']) ?? '5s',
       proc,
+      topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES,
       logLevel: levelFromFlag ?? envStr(env, 'LOG_LEVEL') ?? 'info',
       logFormat: formatFromFlag ?? envStr(env, 'LOG_FORMAT') ?? 'auto',
     },
@@ -183,13 +202,13 @@ export async function parseServeConfig(argv: readonly string[], env: NodeJS.Proc
 }
 
 export async function parseReportConfig(argv: readonly string[], env: NodeJS.ProcessEnv, probe: HostnameProbe = {}): Promise<ReportConfig | 'help'> {
-  const v = parseFlags(argv, ['proc', 'hostname', 'plugin-id']);
+  const v = parseFlags(argv, ['proc', 'hostname', 'plugin-id', 'topologies']);
   if (v === 'help') return v;
   const proc = str(v['proc']) ?? '/proc';
   const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
   return validate(
     reportSchemaCli,
-    { proc, hostname: host.hostname, hostnameSource: host.source, hostnameFallback: host.fallback, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID },
+    { proc, hostname: host.hostname, hostnameSource: host.source, hostnameFallback: host.fallback, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID, topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES },
     { hostname: hostnameSourceName(host.source, proc) },
   );
 }

@@ -3,13 +3,14 @@ import { reportProblems } from '../scope/schema.js';
 import { takeSnapshot } from '../server/snapshot.js';
 import { ConfigError, EXIT_USAGE, parseReportConfig } from './config.js';
 
-export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID]
+export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID] [--topologies LIST]
 
 Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdout.
   --proc DIR       procfs to scan (default /proc)
   --hostname NAME  host node name (default: env SCOPE_HOSTNAME, else the hostname of the
                    host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --plugin-id ID   plugin id in the spec (default host-namespaces)
+  --topologies LIST  any of host,process,container, comma-separated (default all three)
 `;
 
 export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -27,7 +28,7 @@ export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   let snap;
   try {
-    snap = await takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId });
+    snap = await takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     process.stderr.write(`scope-namespaces report: cannot read ${cfg.proc}: ${code}\n`);

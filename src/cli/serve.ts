@@ -27,6 +27,8 @@ Options:
                        the host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --interval DURATION  refresh period, e.g. 500ms, 5s, 1m (default 5s, at least 1s)
   --proc DIR           procfs to scan (default /proc)
+  --topologies LIST    which Scope topologies to report: any of host,process,container,
+                       comma-separated (default host,process,container)
   --log-level LEVEL    trace|debug|info|warn|error|fatal|silent (env LOG_LEVEL, default info)
   --log-format FORMAT  json|pretty|auto (env LOG_FORMAT, default auto: pretty on a terminal)
   -h, --help           this text
@@ -64,7 +66,7 @@ class Daemon {
   async run(): Promise<number> {
     const { cfg, log } = this;
     log.info(
-      { pluginId: cfg.pluginId, hostname: cfg.hostname, hostnameSource: cfg.hostnameSource, proc: cfg.proc, intervalMs: cfg.intervalMs, pluginsRoot: cfg.pluginsRoot },
+      { pluginId: cfg.pluginId, hostname: cfg.hostname, hostnameSource: cfg.hostnameSource, proc: cfg.proc, intervalMs: cfg.intervalMs, pluginsRoot: cfg.pluginsRoot, topologies: cfg.topologies },
       'starting',
     );
     if (cfg.hostnameFallback !== undefined) log.warn({ hostname: cfg.hostname, why: cfg.hostnameFallback }, 'host node named after os.hostname(): the host UTS namespace could not be read');
@@ -76,7 +78,7 @@ class Daemon {
     try {
       this.reg = await prepareRegistration(cfg.pluginsRoot, cfg.pluginId);
       if (this.reg.reclaimed) log.warn({ socket: this.reg.socketPath }, 'removed a stale socket nobody answered on');
-      this.source = new SnapshotSource({ params: { proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId }, intervalMs: cfg.intervalMs, log });
+      this.source = new SnapshotSource({ params: { proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies }, intervalMs: cfg.intervalMs, log });
       await this.source.start();
       if (this.stopping) return 0;
       const source = this.source;

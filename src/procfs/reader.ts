@@ -18,6 +18,8 @@ export const CMDLINE_READ_LIMIT = 8191;
 const SMALL_FILE_LIMIT = 16384;
 /** Hosts with many containers have long mount tables; 64 MiB is far beyond any real one. */
 const MOUNTINFO_LIMIT = 64 * 1024 * 1024;
+/** A cgroup file has one line per hierarchy; 64 KiB is far beyond any real one. */
+const CGROUP_LIMIT = 64 * 1024;
 
 export type ReadProblem =
   | 'unreadable' // EACCES/EPERM: skipped the way lsns skips it
@@ -235,6 +237,19 @@ export class ProcReader {
       return uid;
     } catch (err) {
       this.report(pid, 'status', err);
+      return null;
+    }
+  }
+
+  /**
+   * `/proc/<pid>/cgroup` (capped: a real one is a dozen short lines), or null when it cannot be
+   * read (the process vanished, or a captured tree lacks it). Failures are not reported as issues:
+   * a missing cgroup file only means "no container known".
+   */
+  readCgroup(pid: number): string | null {
+    try {
+      return readCapped(`${this.root}/${pid}/cgroup`, CGROUP_LIMIT).toString('latin1');
+    } catch {
       return null;
     }
   }

@@ -52,11 +52,48 @@ export interface TableTemplate {
   label: string;
   prefix: string;
   type: 'multicolumn-table' | 'property-list';
-  columns: ColumnSpec[];
+  /** Multicolumn tables only (a property list shows label and value). */
+  columns?: ColumnSpec[];
+}
+
+export interface MetricSample {
+  /** RFC 3339 with a zone. */
+  date: string;
+  value: number;
+}
+
+export interface Metric {
+  samples: MetricSample[];
+  min: number;
+  max: number;
 }
 
 export interface ReportNode {
   latest: Record<string, LatestEntry>;
+  metrics?: Record<string, Metric>;
+}
+
+export interface MetadataTemplate {
+  id: string;
+  label: string;
+  dataType?: DataType;
+  priority: number;
+  from: 'latest';
+  truncate?: number;
+}
+
+export interface MetricTemplate {
+  id: string;
+  label: string;
+  format: 'integer' | 'percent' | 'filesize' | '';
+  priority: number;
+}
+
+export interface Topology {
+  nodes: Record<string, ReportNode>;
+  table_templates?: Record<string, TableTemplate>;
+  metadata_templates?: Record<string, MetadataTemplate>;
+  metric_templates?: Record<string, MetricTemplate>;
 }
 
 export interface PluginSpec {
@@ -68,10 +105,10 @@ export interface PluginSpec {
 }
 
 export interface ScopeReport {
-  Host: {
-    nodes: Record<string, ReportNode>;
-    table_templates: Record<string, TableTemplate>;
-  };
+  /** Absent only when `--topologies` leaves the host out. */
+  Host?: Topology & { table_templates: Record<string, TableTemplate> };
+  Process?: Topology;
+  Container?: Topology;
   Plugins: PluginSpec[];
 }
 
@@ -117,8 +154,8 @@ export function tableTemplate(): TableTemplate {
   return { id: TABLE_PREFIX, label: TABLE_LABEL, prefix: TABLE_PREFIX, type: 'multicolumn-table', columns: COLUMNS.map((c) => ({ ...c })) };
 }
 
-export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): ScopeReport {
-  const timestamp = rfc3339(ctx.now);
+/** The Host node's latest map: the seed's table, one row per namespace. */
+export function hostTableLatest(rows: readonly NamespaceRow[], timestamp: string): Record<string, LatestEntry> {
   const latest: Record<string, LatestEntry> = {};
   for (const row of rows) {
     // Row id = the inode: the app sorts rows by id, so the table comes out in NS order like lsns.
@@ -129,6 +166,12 @@ export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): 
       if (value !== undefined) latest[cellKey(rowId, def.key)] = { timestamp, value };
     }
   }
+  return latest;
+}
+
+/** The seed's report: the Host topology only. See topologies.ts for Process and Container. */
+export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): ScopeReport & { Host: NonNullable<ScopeReport['Host']> } {
+  const latest = hostTableLatest(rows, rfc3339(ctx.now));
   return {
     Host: {
       nodes: { [hostNodeId(ctx.hostname)]: { latest } },
@@ -141,7 +184,7 @@ export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): 
 /** Rows back out of a report's table (for tests and `check`): row id -> column key -> value. */
 export function tableRows(report: ScopeReport, hostname: string): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
-  const node = report.Host.nodes[hostNodeId(hostname)];
+  const node = report.Host?.nodes[hostNodeId(hostname)];
   if (!node) return out;
   for (const [key, entry] of Object.entries(node.latest)) {
     if (!key.startsWith(TABLE_PREFIX)) continue;

@@ -44,13 +44,38 @@ export const tableTemplateSchema = z
     }
   });
 
+export const metadataTemplateSchema = z.strictObject({
+  id: z.string().min(1),
+  label: z.string(),
+  dataType: z.enum(['', 'number', 'link', 'ip', 'datetime']).optional(),
+  priority: z.number().optional(),
+  from: z.enum(['latest', 'sets', 'counters']).optional(),
+  truncate: z.number().int().optional(),
+});
+
+export const metricTemplateSchema = z.strictObject({
+  id: z.string().min(1),
+  label: z.string(),
+  format: z.enum(['', 'percent', 'filesize', 'integer']).optional(),
+  group: z.string().optional(),
+  priority: z.number().optional(),
+});
+
+export const metricSchema = z.strictObject({
+  samples: z
+    .array(z.strictObject({ date: z.string().regex(RFC3339_RE, 'sample date must be RFC 3339 with a zone'), value: z.number() }))
+    .nullable(),
+  min: z.number(),
+  max: z.number(),
+});
+
 const timestamped = z.strictObject({ timestamp: z.string().regex(RFC3339_RE), value: z.unknown() });
 
 export const nodeSchema = z.strictObject({
   id: z.string().optional(),
   topology: z.string().optional(),
   latest: z.record(z.string(), latestEntrySchema).optional(),
-  metrics: z.record(z.string(), z.unknown()).optional(),
+  metrics: z.record(z.string(), metricSchema).optional(),
   sets: z.record(z.string(), z.unknown()).optional(),
   parents: z.record(z.string(), z.unknown()).optional(),
   adjacency: z.array(z.string()).nullish(),
@@ -64,15 +89,32 @@ export const topologySchema = z
     label: z.string().optional(),
     label_plural: z.string().optional(),
     nodes: z.record(z.string(), nodeSchema).optional(),
-    metadata_templates: z.record(z.string(), z.unknown()).optional(),
-    metric_templates: z.record(z.string(), z.unknown()).optional(),
+    metadata_templates: z.record(z.string(), metadataTemplateSchema).optional(),
+    metric_templates: z.record(z.string(), metricTemplateSchema).optional(),
     table_templates: z.record(z.string(), tableTemplateSchema).optional(),
     controls: z.record(z.string(), z.unknown()).optional(),
   })
   .check((ctx) => {
     const topo = ctx.value;
-    const multi = Object.values(topo.table_templates ?? {}).filter((t) => t.type === 'multicolumn-table');
+    const tables = Object.values(topo.table_templates ?? {});
+    const multi = tables.filter((t) => t.type === 'multicolumn-table');
+    for (const [field, templates] of [['table_templates', topo.table_templates], ['metadata_templates', topo.metadata_templates], ['metric_templates', topo.metric_templates]] as const) {
+      for (const [key, tpl] of Object.entries(templates ?? {})) {
+        if (tpl.id !== key) ctx.issues.push({ code: 'custom', input: tpl.id, path: [field, key, 'id'], message: `template id '${tpl.id}' differs from its key` });
+      }
+    }
     for (const [nodeKey, node] of Object.entries(topo.nodes ?? {})) {
+      // Ours, stricter than the probe: data no template shows is data the UI silently drops.
+      for (const key of Object.keys(node.latest ?? {})) {
+        if (topo.metadata_templates?.[key] !== undefined) continue;
+        if (tables.some((t) => key.startsWith(t.prefix))) continue;
+        ctx.issues.push({ code: 'custom', input: key, path: ['nodes', nodeKey, 'latest', key], message: `latest key '${key}' has no metadata or table template` });
+      }
+      for (const key of Object.keys(node.metrics ?? {})) {
+        if (topo.metric_templates?.[key] === undefined) {
+          ctx.issues.push({ code: 'custom', input: key, path: ['nodes', nodeKey, 'metrics', key], message: `metric '${key}' has no metric template` });
+        }
+      }
       if (node.id !== undefined && node.id !== nodeKey) {
         ctx.issues.push({ code: 'custom', input: node.id, path: ['nodes', nodeKey, 'id'], message: `node id '${node.id}' differs from its key` });
       }
@@ -130,8 +172,23 @@ export function reportSchema(expectedPluginId?: string) {
           ctx.issues.push({ code: 'custom', input: key, path: ['Host', 'nodes', key], message: "host node ids look like '<hostname>;<host>'" });
         }
       }
+      for (const [key] of Object.entries(ctx.value.Process?.nodes ?? {})) {
+        if (!PROCESS_NODE_RE.test(key)) {
+          ctx.issues.push({ code: 'custom', input: key, path: ['Process', 'nodes', key], message: "process node ids look like '<hostname>;<pid>'" });
+        }
+      }
+      for (const [key] of Object.entries(ctx.value.Container?.nodes ?? {})) {
+        if (!CONTAINER_NODE_RE.test(key)) {
+          ctx.issues.push({ code: 'custom', input: key, path: ['Container', 'nodes', key], message: "container node ids look like '<64-hex id>;<container>'" });
+        }
+      }
     });
 }
+
+/** Scope's report.MakeProcessNodeID: `<hostname>;<pid>`. */
+export const PROCESS_NODE_RE = /^[^;\s]+;[1-9][0-9]*$/;
+/** report.MakeContainerNodeID with a full id: `<64 hex>;<container>` (a short id would not merge with the probe's node). */
+export const CONTAINER_NODE_RE = /^[0-9a-f]{64};<container>$/;
 
 export type ReportProblem = { path: string; message: string };
 

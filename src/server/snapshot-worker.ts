@@ -6,9 +6,9 @@
  * Must run from compiled JS (dist/server/snapshot-worker.js): tsx is not active in workers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { gzipSync } from 'node:zlib';
 import { UtsHostnameReader } from '../native/uts.js';
-import { takeSnapshot, type SnapshotParams } from './snapshot.js';
+import { MetricHistory } from '../scope/topologies.js';
+import { serialiseReport, takeSnapshot, type SnapshotParams } from './snapshot.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 const params = workerData as SnapshotParams;
@@ -16,6 +16,8 @@ const port = parentPort;
 if (!port) throw new Error('snapshot-worker must run as a worker thread');
 /** Started on the first refresh, kept (unref'd while idle) across refreshes; restarted if it dies. */
 const uts = new UtsHostnameReader();
+/** Namespace counts for the Host node's sparkline, kept across refreshes (a replaced worker starts afresh). */
+const history = new MetricHistory();
 
 port.on('message', (msg: ToWorker) => void onMessage(msg));
 
@@ -25,11 +27,8 @@ async function onMessage(msg: ToWorker): Promise<void> {
   let reply: FromWorker;
   const transfer: ArrayBuffer[] = [];
   try {
-    const snap = await takeSnapshot(params, { uts });
-    const t0 = performance.now();
-    const json = Buffer.from(JSON.stringify(snap.report), 'utf8');
-    const gzip = gzipSync(json, { level: 6 });
-    const serialiseMs = performance.now() - t0;
+    const snap = await takeSnapshot(params, { uts, history });
+    const { json, gzip, serialiseMs } = serialiseReport(snap.report);
     // Own, exactly-sized ArrayBuffers so they can be transferred (Buffer.from may use the pool).
     const jsonBytes = new Uint8Array(json);
     const gzipBytes = new Uint8Array(gzip);

@@ -31,6 +31,7 @@ t.test('defaults', async (t) => {
     hostnameSource: 'host-uts',
     intervalMs: 5000,
     proc: '/proc',
+    topologies: ['host', 'process', 'container'],
     logLevel: 'info',
     logFormat: 'auto',
   });
@@ -60,6 +61,11 @@ t.test('clear messages for bad input', async (t) => {
   t.match(await problems(() => serve(['--plugin-id', 'bad_id'])), /^--plugin-id: must match Scope's plugin id rule.*\(got 'bad_id'\)$/);
   t.match(await problems(() => serve(['--plugin-id', 'a--b'])), /--plugin-id/);
   t.match(await problems(() => serve(['--plugin-id', '-a'])), /--plugin-id/);
+  t.match(await problems(() => serve(['--topologies', 'host,pods'])), /^--topologies: 'host,pods' is not a list of host, process, container/);
+  t.match(await problems(() => serve(['--topologies', 'process,process'])), /--topologies: 'process,process' names a topology twice/);
+  t.match(await problems(() => serve(['--topologies', ''])), /--topologies/);
+  t.match(await serve(['--topologies', 'container,host']), { topologies: ['host', 'container'] }, 'canonical order');
+  t.match(await serve(['--topologies', ' process ']), { topologies: ['process'] });
   t.match(await problems(() => serve(['--interval', 'soon'])), /--interval: 'soon' is not a duration/);
   t.match(await problems(() => serve(['--interval', '10ms'])), /--interval: '10ms' is out of range/);
   t.match(await problems(() => serve(['--log-level', 'loud'])), /--log-level: must be one of trace, debug/);

@@ -15,6 +15,10 @@ export interface FakeProcess {
   /** Arguments, joined with NULs; empty for a kernel thread. Byte strings (latin1) allowed. */
   argv: string[];
   ns: Record<NsType, number>;
+  /** Contents of `<pid>/cgroup`; no file when absent. */
+  cgroup?: string;
+  /** Leave out `<pid>/ns` links (as when they cannot be read: pid 1 on some hosts). */
+  noNs?: boolean;
 }
 
 export const INITIAL_NS: Record<NsType, number> = {
@@ -36,7 +40,8 @@ export function writeFakeProcfs(root: string, procs: readonly FakeProcess[], pas
     fs.writeFileSync(path.join(dir, 'stat'), `${p.pid} (${p.comm}) S ${p.ppid} 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 ${100 + p.pid} 0 0\n`);
     fs.writeFileSync(path.join(dir, 'status'), `Name:\t${p.comm}\nUid:\t${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}\n`);
     fs.writeFileSync(path.join(dir, 'cmdline'), Buffer.from(p.argv.length ? p.argv.join('\0') + '\0' : '', 'latin1'));
-    for (const type of NS_TYPES) fs.symlinkSync(`${type}:[${p.ns[type]}]`, path.join(dir, 'ns', type));
+    if (!p.noNs) for (const type of NS_TYPES) fs.symlinkSync(`${type}:[${p.ns[type]}]`, path.join(dir, 'ns', type));
+    if (p.cgroup !== undefined) fs.writeFileSync(path.join(dir, 'cgroup'), p.cgroup);
   }
   if (passwd !== undefined) {
     const etc = path.join(root, '1', 'root', 'etc');
@@ -61,14 +66,24 @@ export function smallHost(): { procs: FakeProcess[]; passwd: string } {
   return { procs, passwd };
 }
 
-/** `count` processes: groups of 10 share a net/uts/ipc namespace set, the rest share the host's. */
-export function manyProcesses(count: number): FakeProcess[] {
+/** A 64-hex container id made from a number (fake, but shaped like the runtimes' ids). */
+export function fakeContainerId(n: number): string {
+  return n.toString(16).padStart(8, '0').repeat(8);
+}
+
+/**
+ * `count` processes: groups of 10 share a net/uts/ipc namespace set, the rest share the host's.
+ * With `containers`, each such group is also a Docker container (cgroup v2, systemd driver) and
+ * host processes are in `/system.slice/x.service`.
+ */
+export function manyProcesses(count: number, opts: { containers?: boolean } = {}): FakeProcess[] {
   const procs: FakeProcess[] = [];
   for (let i = 0; i < count; i++) {
     const pid = i + 1;
     const group = Math.floor(i / 10);
     const ns = i < 10 ? INITIAL_NS : { ...INITIAL_NS, net: 4026540000 + group, uts: 4026550000 + group, ipc: 4026560000 + group };
-    procs.push({ pid, ppid: i === 0 ? 0 : 1, uid: i % 7 === 0 ? 0 : 1000 + (i % 13), comm: `worker${i}`, argv: [`/usr/bin/worker${i}`, '--serve', `--id=${i}`], ns });
+    const cgroup = opts.containers ? (i < 10 ? '0::/system.slice/x.service\n' : `0::/system.slice/docker-${fakeContainerId(group)}.scope\n`) : undefined;
+    procs.push({ pid, ppid: i === 0 ? 0 : 1, uid: i % 7 === 0 ? 0 : 1000 + (i % 13), comm: `worker${i}`, argv: [`/usr/bin/worker${i}`, '--serve', `--id=${i}`], ns, ...(cgroup !== undefined ? { cgroup } : {}) });
   }
   return procs;
 }

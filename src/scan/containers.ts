@@ -1,0 +1,155 @@
+/**
+ * Per-process and per-container namespace views built on a scan's memberships (ns links are never
+ * read twice): which of a process's namespaces are the host's, and which container (from
+ * `/proc/<pid>/cgroup`) each process is in.
+ *
+ * The host's namespaces are the INITIAL ones: those of pid 1, and for every type pid 1's link does
+ * not give (unreadable, as on hosts where pid 1 is protected) those of pid 2, kthreadd, which the
+ * kernel always runs in the initial namespaces. Scanning a procfs whose pid 1 is a container's init
+ * (a plugin without --pid=host) makes that container's namespaces the reference: run with the
+ * host's pids.
+ */
+import { parseCgroupFile, type ContainerRef, type ContainerRuntime } from '../procfs/cgroup.js';
+import type { ProcReader } from '../procfs/reader.js';
+import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
+
+export type NsByType = Partial<Record<NsType, number>>;
+
+export interface InitialNamespaces {
+  ns: NsByType;
+  /** Which pid gave each type's inode. */
+  from: Partial<Record<NsType, 1 | 2>>;
+}
+
+export function initialNamespaces(memberships: ReadonlyMap<number, readonly NsLink[]>): InitialNamespaces {
+  const ns: NsByType = {};
+  const from: Partial<Record<NsType, 1 | 2>> = {};
+  for (const pid of [1, 2] as const) {
+    for (const link of memberships.get(pid) ?? []) {
+      if (ns[link.type] !== undefined) continue;
+      ns[link.type] = link.ino;
+      from[link.type] = pid;
+    }
+  }
+  return { ns, from };
+}
+
+/** Whether a namespace is the host's: true, false, or null when the host's of that type is unknown. */
+export function isHostNs(initial: InitialNamespaces, type: NsType, ino: number): boolean | null {
+  const host = initial.ns[type];
+  return host === undefined ? null : host === ino;
+}
+
+/** The types (in NS_TYPES order) in which `ns` equals the host's. */
+export function sharedTypes(initial: InitialNamespaces, ns: NsByType): NsType[] {
+  return NS_TYPES.filter((t) => ns[t] !== undefined && ns[t] === initial.ns[t]);
+}
+
+/**
+ * "net, pid"; "none" when nothing is shared; "all" when every namespace known (`known` types,
+ * normally the eight) is the host's.
+ */
+export function sharedLabel(types: readonly NsType[], known: number = NS_TYPES.length): string {
+  if (types.length === 0) return 'none';
+  return types.length >= known ? 'all' : types.join(', ');
+}
+
+export interface ContainerInfo {
+  id: string;
+  runtime: ContainerRuntime;
+  podUid?: string;
+  /** Processes in the container, ascending. */
+  pids: number[];
+  /**
+   * The container's namespace of each type: the one most of its processes are in (ties: the one
+   * of the lowest pid). A `docker exec` that joined only some namespaces does not change it.
+   */
+  ns: NsByType;
+  /** Types whose namespace is the host's (NS_TYPES order). */
+  shared: NsType[];
+  /** Types whose processes are not all in one namespace (e.g. a process that unshared inside). */
+  mixed: NsType[];
+}
+
+export interface ContainerScan {
+  /** Container of each process that is in one. */
+  byPid: Map<number, ContainerRef>;
+  /** By container id, in ascending id order. */
+  containers: Map<string, ContainerInfo>;
+  /** Processes whose cgroup file could not be read (vanished, or missing in a captured tree). */
+  unreadable: number;
+}
+
+/** Reads every listed process's cgroup file and groups the processes by container. */
+export function scanContainers(reader: ProcReader, memberships: ReadonlyMap<number, readonly NsLink[]>, initial: InitialNamespaces): ContainerScan {
+  const byPid = new Map<number, ContainerRef>();
+  let unreadable = 0;
+  for (const pid of memberships.keys()) {
+    const text = reader.readCgroup(pid);
+    if (text === null) {
+      unreadable++;
+      continue;
+    }
+    const ref = parseCgroupFile(text);
+    if (ref) byPid.set(pid, ref);
+  }
+  return { byPid, containers: groupContainers(byPid, memberships, initial), unreadable };
+}
+
+export function groupContainers(
+  byPid: ReadonlyMap<number, ContainerRef>,
+  memberships: ReadonlyMap<number, readonly NsLink[]>,
+  initial: InitialNamespaces,
+): Map<string, ContainerInfo> {
+  const groups = new Map<string, { ref: ContainerRef; pids: number[] }>();
+  for (const [pid, ref] of byPid) {
+    let g = groups.get(ref.id);
+    if (!g) groups.set(ref.id, (g = { ref, pids: [] }));
+    g.pids.push(pid);
+  }
+  const out = new Map<string, ContainerInfo>();
+  for (const id of [...groups.keys()].sort()) {
+    const g = groups.get(id);
+    if (!g) continue;
+    const pids = g.pids.sort((a, b) => a - b);
+    const ns: NsByType = {};
+    const mixed: NsType[] = [];
+    for (const type of NS_TYPES) {
+      const counts = new Map<number, number>();
+      for (const pid of pids) {
+        const link = memberships.get(pid)?.find((l) => l.type === type);
+        if (link) counts.set(link.ino, (counts.get(link.ino) ?? 0) + 1);
+      }
+      let best: number | undefined;
+      let bestCount = 0;
+      // Map order is first-seen = lowest pid first, so `>` keeps the lowest pid's on ties.
+      for (const [ino, n] of counts) {
+        if (n > bestCount) {
+          best = ino;
+          bestCount = n;
+        }
+      }
+      if (best !== undefined) ns[type] = best;
+      if (counts.size > 1) mixed.push(type);
+    }
+    // Runtime and pod from the lowest pid's cgroup (all of a container's processes agree).
+    const ref = byPid.get(pids[0] ?? -1) ?? g.ref;
+    out.set(id, {
+      id,
+      runtime: ref.runtime,
+      ...(ref.podUid !== undefined ? { podUid: ref.podUid } : {}),
+      pids,
+      ns,
+      shared: sharedTypes(initial, ns),
+      mixed,
+    });
+  }
+  return out;
+}
+
+/** A process's links as a by-type record. */
+export function nsByType(links: readonly NsLink[]): NsByType {
+  const ns: NsByType = {};
+  for (const l of links) ns[l.type] = l.ino;
+  return ns;
+}

@@ -1,0 +1,239 @@
+/**
+ * The Process and Container topologies, the Host node's namespace-count metric, and the report
+ * that combines them with the seed's Host table, as chosen by `--topologies`.
+ *
+ * Process node `<hostname>;<pid>` (same hostname as the Host node): a "Namespaces" multicolumn
+ * table (Type / NS / Host?) with a row per namespace type, and a "Shares host namespaces" row.
+ * Container node `<64-hex id>;<container>`: the same table for the container's namespaces, the
+ * host namespaces it shares, its runtime (as its cgroup path names it), pod UID and process count.
+ * The ids are Scope's own (report.MakeProcessNodeID / MakeContainerNodeID), so the app merges our
+ * entries into the nodes its probe reports. Nodes carry no `id`/`topology` (see scope-protocol.md).
+ *
+ * Keys are short on purpose: at 5,000 processes the Process topology is 120,000 table cells, and
+ * every byte of a key is repeated that often (see the size test in test/scope/topologies.test.ts).
+ */
+import { shortId, type ContainerRef } from '../procfs/cgroup.js';
+import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
+import { isHostNs, sharedLabel, sharedTypes, nsByType, type ContainerInfo, type InitialNamespaces, type NsByType } from '../scan/containers.js';
+import type { NamespaceRow } from '../scan/namespaces.js';
+import { hostNodeId } from './host.js';
+import {
+  buildReport,
+  CELL_SEPARATOR,
+  rfc3339,
+  type LatestEntry,
+  type MetadataTemplate,
+  type Metric,
+  type MetricSample,
+  type MetricTemplate,
+  type ReportContext,
+  type ReportNode,
+  type ScopeReport,
+  type TableTemplate,
+  type Topology,
+} from './report.js';
+
+export const TOPOLOGY_NAMES = ['host', 'process', 'container'] as const;
+export type TopologyName = (typeof TOPOLOGY_NAMES)[number];
+
+/** Prefix of the Container nodes' namespaces table (multicolumn: Type / NS / Host?). */
+export const NS_TABLE_PREFIX = 'hns-table-';
+/**
+ * Prefix of the Process nodes' namespaces table, a property list: one row per type, labelled with
+ * the type, valued `<inode>` or `<inode> (host)`. A multicolumn table would take three cells per
+ * type: 24 latest entries per process, an 11 MB report at 5,000 processes, which the probe must
+ * read and decode inside its 500 ms. This takes 8 entries per process and shows the same.
+ */
+export const PROC_TABLE_PREFIX = 'hns-ns-';
+export const HOST_MARK = ' (host)';
+export const NS_COLUMNS = { type: 'hns-type', ino: 'hns-ino', host: 'hns-host' } as const;
+export const META = {
+  shared: 'hns-shared',
+  container: 'hns-container',
+  runtime: 'hns-runtime',
+  pod: 'hns-pod',
+  procs: 'hns-procs',
+  mixed: 'hns-mixed',
+} as const;
+export const HOST_COUNT_METRIC = 'host-namespaces-count';
+export const SHARED_LABEL = 'Shares host namespaces';
+
+/** Row id of a type: its lsns position first, so the five rows the UI shows are mnt net pid uts ipc. */
+export function nsRowId(type: NsType): string {
+  return `${NS_TYPES.indexOf(type)}-${type}`;
+}
+
+export function nsCellKey(type: NsType, column: (typeof NS_COLUMNS)[keyof typeof NS_COLUMNS]): string {
+  return `${NS_TABLE_PREFIX}${nsRowId(type)}${CELL_SEPARATOR}${column}`;
+}
+
+export function processNodeId(hostname: string, pid: number): string {
+  return `${hostname};${pid}`;
+}
+
+export function containerNodeId(id: string): string {
+  return `${id};<container>`;
+}
+
+export function procTableTemplate(): TableTemplate {
+  return { id: PROC_TABLE_PREFIX, label: 'Namespaces', prefix: PROC_TABLE_PREFIX, type: 'property-list' };
+}
+
+/** A Process node's namespaces table cell: `<inode>`, `<inode> (host)`, or `<inode> (host?)` when the host's is unknown. */
+export function procNsValue(initial: InitialNamespaces, type: NsType, ino: number): string {
+  const host = isHostNs(initial, type, ino);
+  return host === null ? `${ino} (host?)` : host ? `${ino}${HOST_MARK}` : String(ino);
+}
+
+export function nsTableTemplate(): TableTemplate {
+  return {
+    id: NS_TABLE_PREFIX,
+    label: 'Namespaces',
+    prefix: NS_TABLE_PREFIX,
+    type: 'multicolumn-table',
+    columns: [
+      { id: NS_COLUMNS.type, label: 'Type', dataType: '' },
+      { id: NS_COLUMNS.ino, label: 'NS', dataType: 'number' },
+      { id: NS_COLUMNS.host, label: 'Host?', dataType: '' },
+    ],
+  };
+}
+
+const meta = (id: string, label: string, priority: number, dataType: MetadataTemplate['dataType'] = ''): MetadataTemplate => ({ id, label, dataType, priority, from: 'latest' });
+
+export function processMetadataTemplates(): Record<string, MetadataTemplate> {
+  return {
+    [META.shared]: meta(META.shared, SHARED_LABEL, 20),
+    [META.container]: meta(META.container, 'Container (cgroup)', 21),
+  };
+}
+
+export function containerMetadataTemplates(): Record<string, MetadataTemplate> {
+  return {
+    [META.shared]: meta(META.shared, SHARED_LABEL, 20),
+    [META.runtime]: meta(META.runtime, 'Runtime (cgroup)', 21),
+    [META.pod]: meta(META.pod, 'Pod UID', 22),
+    [META.procs]: meta(META.procs, 'Processes', 23, 'number'),
+    [META.mixed]: meta(META.mixed, 'Namespaces differing between processes', 24),
+  };
+}
+
+export function hostMetricTemplates(): Record<string, MetricTemplate> {
+  return { [HOST_COUNT_METRIC]: { id: HOST_COUNT_METRIC, label: 'Namespaces', format: 'integer', priority: 20 } };
+}
+
+/** The namespaces table cells of one node. */
+function nsTable(latest: Record<string, LatestEntry>, ns: NsByType, initial: InitialNamespaces, timestamp: string): void {
+  for (const type of NS_TYPES) {
+    const ino = ns[type];
+    if (ino === undefined) continue;
+    const host = isHostNs(initial, type, ino);
+    latest[nsCellKey(type, NS_COLUMNS.type)] = { timestamp, value: type };
+    latest[nsCellKey(type, NS_COLUMNS.ino)] = { timestamp, value: String(ino) };
+    latest[nsCellKey(type, NS_COLUMNS.host)] = { timestamp, value: host === null ? '?' : host ? 'yes' : 'no' };
+  }
+}
+
+export interface ProcessView {
+  memberships: ReadonlyMap<number, readonly NsLink[]>;
+  initial: InitialNamespaces;
+  /** Container of each process, when the Container topology was scanned. */
+  containerOf?: ReadonlyMap<number, ContainerRef>;
+}
+
+export function processTopology(view: ProcessView, hostname: string, now: Date): Topology {
+  const timestamp = rfc3339(now);
+  const nodes: Record<string, ReportNode> = {};
+  for (const [pid, links] of view.memberships) {
+    const latest: Record<string, LatestEntry> = {};
+    const ns = nsByType(links);
+    for (const type of NS_TYPES) {
+      const ino = ns[type];
+      if (ino !== undefined) latest[PROC_TABLE_PREFIX + type] = { timestamp, value: procNsValue(view.initial, type, ino) };
+    }
+    latest[META.shared] = { timestamp, value: sharedLabel(sharedTypes(view.initial, ns), links.length) };
+    const c = view.containerOf?.get(pid);
+    if (c) latest[META.container] = { timestamp, value: shortId(c.id) };
+    nodes[processNodeId(hostname, pid)] = { latest };
+  }
+  return { nodes, table_templates: { [PROC_TABLE_PREFIX]: procTableTemplate() }, metadata_templates: processMetadataTemplates() };
+}
+
+export function containerTopology(containers: ReadonlyMap<string, ContainerInfo>, initial: InitialNamespaces, now: Date): Topology {
+  const timestamp = rfc3339(now);
+  const nodes: Record<string, ReportNode> = {};
+  for (const c of containers.values()) {
+    const latest: Record<string, LatestEntry> = {};
+    nsTable(latest, c.ns, initial, timestamp);
+    latest[META.shared] = { timestamp, value: sharedLabel(c.shared, Object.keys(c.ns).length) };
+    latest[META.runtime] = { timestamp, value: c.runtime };
+    if (c.podUid !== undefined) latest[META.pod] = { timestamp, value: c.podUid };
+    latest[META.procs] = { timestamp, value: String(c.pids.length) };
+    if (c.mixed.length > 0) latest[META.mixed] = { timestamp, value: c.mixed.join(', ') };
+    nodes[containerNodeId(c.id)] = { latest };
+  }
+  return { nodes, table_templates: { [NS_TABLE_PREFIX]: nsTableTemplate() }, metadata_templates: containerMetadataTemplates() };
+}
+
+/** A metric from samples (oldest first): min 0, max the largest sample, so the sparkline starts at 0. */
+export function metricOf(samples: readonly MetricSample[]): Metric {
+  let max = 0;
+  for (const s of samples) if (s.value > max) max = s.value;
+  return { samples: samples.map((s) => ({ ...s })), min: 0, max };
+}
+
+export interface FullReportInput {
+  /** Host table rows (the seed's). */
+  rows: readonly NamespaceRow[];
+  topologies: readonly TopologyName[];
+  process?: ProcessView;
+  containers?: ReadonlyMap<string, ContainerInfo>;
+  /** Namespace counts over time for the Host node's sparkline, oldest first. */
+  hostSamples?: readonly MetricSample[];
+}
+
+/** The report with the topologies asked for; a topology without its data is left out. */
+export function buildFullReport(input: FullReportInput, ctx: ReportContext): ScopeReport {
+  const base = buildReport(input.rows, ctx);
+  const report: ScopeReport = { Plugins: base.Plugins };
+  const want = new Set(input.topologies);
+  if (want.has('host')) {
+    const host = base.Host;
+    if (input.hostSamples && input.hostSamples.length > 0) {
+      const node = host.nodes[hostNodeId(ctx.hostname)];
+      if (node) node.metrics = { [HOST_COUNT_METRIC]: metricOf(input.hostSamples) };
+      host.metric_templates = hostMetricTemplates();
+    }
+    report.Host = host;
+  }
+  if (want.has('process') && input.process) report.Process = processTopology(input.process, ctx.hostname, ctx.now);
+  if (want.has('container') && input.containers && input.process) report.Container = containerTopology(input.containers, input.process.initial, ctx.now);
+  // Go field order is irrelevant to the probe; Plugins last reads better.
+  const { Plugins, ...topologies } = report;
+  return { ...topologies, Plugins };
+}
+
+/** Namespace counts kept across refreshes (the snapshot worker keeps one for its life). */
+export class MetricHistory {
+  private readonly samples: MetricSample[] = [];
+
+  /** At most `max` samples, none older than `maxAgeMs` before the newest. */
+  constructor(
+    readonly max = 60,
+    readonly maxAgeMs = 15 * 60_000,
+  ) {}
+
+  add(at: Date, value: number): MetricSample[] {
+    const date = rfc3339(at);
+    // A clock that stepped back: drop what now lies in the future, keep dates ascending.
+    while ((this.samples[this.samples.length - 1]?.date ?? '') >= date) this.samples.pop();
+    this.samples.push({ date, value });
+    const oldest = at.getTime() - this.maxAgeMs;
+    while (this.samples.length > this.max || (this.samples[0] !== undefined && Date.parse(this.samples[0].date) < oldest)) this.samples.shift();
+    return this.list();
+  }
+
+  list(): MetricSample[] {
+    return this.samples.map((s) => ({ ...s }));
+  }
+}
