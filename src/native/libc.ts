@@ -221,23 +221,30 @@ function isErr(r: Resolved): r is NativeErr {
   return 'ok' in r;
 }
 
-/** Call a native function returning an int/long; -1 means failure with errno. */
-function callInt(name: string, args: unknown[], label = `${name}()`): NativeResult<number> {
+/**
+ * Call a native function returning an int/long; -1 means failure with errno. `detail` goes between
+ * the parentheses of the label in error messages (`readlinkat(uts): ENOENT`); the label is built
+ * only on failure and errno is read only then: readlinkat runs eight times per process per scan,
+ * so the success path allocates nothing beyond its result.
+ */
+const labelOf = (name: string, detail: string | undefined): string => `${name}(${detail ?? ''})`;
+
+function callInt(name: string, args: unknown[], detail?: string): NativeResult<number> {
   const r = resolve(name);
   if (isErr(r)) return r;
   let ret: unknown;
-  let errno: number;
   try {
     ret = r.fn(...args);
-    errno = r.koffi.errno();
   } catch (e) {
-    return fail('EINVAL', `${label}: bad arguments for native call: ${describe(e)}`, 22);
+    return fail('EINVAL', `${labelOf(name, detail)}: bad arguments for native call: ${describe(e)}`, 22);
   }
   const n = typeof ret === 'bigint' ? Number(ret) : ret;
-  if (typeof n !== 'number') return fail('EIO', `${label}: unexpected return value`, 5);
+  if (typeof n !== 'number') return fail('EIO', `${labelOf(name, detail)}: unexpected return value`, 5);
   if (n < 0) {
+    // No native call has run since r.fn: errno is still the one it set.
+    const errno = r.koffi.errno();
     const code = errnoName(errno);
-    return fail(code, `${label}: ${code}`, errno);
+    return fail(code, `${labelOf(name, detail)}: ${code}`, errno);
   }
   return ok(n);
 }
@@ -250,12 +257,12 @@ export const O_DIRECTORY = 0o200000;
 
 /** readlinkat(dirfd, name) into `buf`: the target's length in bytes (truncated at buf.length). */
 export function sysReadlinkAt(dirfd: number, name: string, buf: Buffer): NativeResult<number> {
-  return callInt('readlinkat', [dirfd, name, buf, buf.length], `readlinkat(${name})`);
+  return callInt('readlinkat', [dirfd, name, buf, buf.length], name);
 }
 
 /** open(path, O_RDONLY|O_CLOEXEC | extra): a new fd. */
 export function sysOpen(path: string, extraFlags = 0): NativeResult<number> {
-  return callInt('open', [path, O_RDONLY | O_CLOEXEC | extraFlags], `open(${path})`);
+  return callInt('open', [path, O_RDONLY | O_CLOEXEC | extraFlags], path);
 }
 
 export function sysClose(fd: number): NativeResult<void> {
@@ -265,13 +272,13 @@ export function sysClose(fd: number): NativeResult<void> {
 
 /** ioctl(fd, request) with no argument; returns the ioctl's (non-negative) return value. */
 export function sysIoctl(fd: number, request: number): NativeResult<number> {
-  return callInt('ioctl', [fd, request, null], `ioctl(0x${request.toString(16)})`);
+  return callInt('ioctl', [fd, request, null], `0x${request.toString(16)}`);
 }
 
 /** ioctl(fd, request, &uid) where the kernel writes a uid_t (u32); returns that uid. */
 export function sysIoctlUid(fd: number, request: number): NativeResult<number> {
   const buf = Buffer.alloc(4);
-  const r = callInt('ioctl', [fd, request, buf], `ioctl(0x${request.toString(16)})`);
+  const r = callInt('ioctl', [fd, request, buf], `0x${request.toString(16)}`);
   return r.ok ? ok(buf.readUInt32LE(0)) : r;
 }
 

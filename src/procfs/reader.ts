@@ -184,7 +184,9 @@ export class ProcReader {
           this.onIssue({ pid, file: `ns/${type}`, problem: classify(n.code), code: n.code });
           continue;
         }
-        this.addLink(links, pid, type, this.linkBuf.toString('latin1', 0, n.value));
+        const link = this.linkAt(n.value, type);
+        if (link) links.push(link);
+        else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
       }
     } finally {
       sysClose(dir.value);
@@ -192,6 +194,27 @@ export class ProcReader {
     return links;
   }
 
+
+  /**
+   * parseNsLink(target, type) on the first `len` bytes of linkBuf, without making a string: the
+   * same answer (`<type>:[<1..20 digits>]`, a safe non-zero integer, else null) for the 40,000
+   * links of a 5,000-process scan at a fraction of the allocations.
+   */
+  private linkAt(len: number, type: NsType): NsLink | null {
+    const b = this.linkBuf;
+    const t = type.length;
+    if (len < t + 4 || b[t] !== 0x3a /* : */ || b[t + 1] !== 0x5b /* [ */ || b[len - 1] !== 0x5d /* ] */) return null;
+    for (let i = 0; i < t; i++) if (b[i] !== type.charCodeAt(i)) return null;
+    if (len - 1 - (t + 2) > 20) return null;
+    let ino = 0;
+    for (let i = t + 2; i < len - 1; i++) {
+      const d = (b[i] as number) - 0x30;
+      if (d < 0 || d > 9) return null;
+      ino = ino * 10 + d;
+    }
+    if (!Number.isSafeInteger(ino) || ino <= 0) return null;
+    return { type, ino };
+  }
 
   /** ppid, uid, comm and command line of a process, or null when it vanished or its stat is garbage. */
   readDetails(pid: number): ProcDetails | null {
