@@ -18,6 +18,8 @@ export interface CliIo {
   /** Terminal width of stdout, or null when stdout is not a terminal. */
   ttyWidth: number | null;
   debug?(issue: ReadIssue): void;
+  /** Effective uid (default process.geteuid()): decides the "run as root" warning. */
+  euid?: number;
 }
 
 export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-namespaces list'): Promise<number> {
@@ -45,7 +47,16 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     return usage('--task is mutually exclusive with <namespace>', false);
   }
 
-  const reader = new ProcReader(opts.proc, { onIssue: (i) => io.debug?.(i) });
+  // Links of other users' processes are unreadable without CAP_SYS_PTRACE: lsns silently shows
+  // less then; we show the same rows and say once (after the output) that root sees more.
+  let othersUnreadable = false;
+  const debug = io.debug ?? debugSink(io, prog);
+  const reader = new ProcReader(opts.proc, {
+    onIssue: (i) => {
+      if (i.problem === 'unreadable' && i.file.startsWith('ns')) othersUnreadable = true;
+      debug?.(i);
+    },
+  });
   let pids: number[];
   try {
     pids = reader.listPids();
@@ -121,5 +132,16 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   } finally {
     await enricher.close();
   }
+  const euid = io.euid ?? process.geteuid?.() ?? 0;
+  if (othersUnreadable && euid !== 0) io.err(`${prog}: warning: ${UNPRIVILEGED_WARNING}\n`);
   return 0;
+}
+
+export const UNPRIVILEGED_WARNING = "some processes' namespaces are not readable by this user; run as root to see every process's namespaces";
+
+/** LOG_LEVEL=debug (or trace) in the environment: every read problem as one stderr line. */
+export function debugSink(io: Pick<CliIo, 'err' | 'env'>, prog: string): ((issue: ReadIssue) => void) | undefined {
+  const level = io.env['LOG_LEVEL'];
+  if (level !== 'debug' && level !== 'trace') return undefined;
+  return (i) => io.err(`${prog}: debug: ${i.pid === null ? '' : `${i.pid}/`}${i.file}: ${i.problem}${i.code ? ` (${i.code})` : ''}\n`);
 }

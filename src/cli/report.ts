@@ -37,6 +37,12 @@ export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv 
   // stdout is the report: the host identity's source goes to stderr, only where it needs saying.
   if (cfg.hostnameFallback !== undefined) process.stderr.write(`scope-namespaces report: warning: host node named after os.hostname() (${cfg.hostname}): ${cfg.hostnameFallback}\n`);
   for (const w of snap.stats.warnings) process.stderr.write(`scope-namespaces report: warning: ${w}\n`);
+  const level = env['LOG_LEVEL'];
+  const issues = Object.entries(snap.stats.issues);
+  if ((level === 'debug' || level === 'trace') && issues.length > 0) {
+    // Files that could not be read or parsed (skipped, as lsns skips them): counts per kind.
+    process.stderr.write(`scope-namespaces report: debug: read problems: ${issues.map(([k, n]) => `${k}=${n}`).join(' ')}\n`);
+  }
   const problems = reportProblems(snap.report, cfg.pluginId);
   if (problems.length > 0) {
     // A bug on our side: say so rather than print something a probe would drop.

@@ -8,13 +8,23 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createReportServer } from '../server/http.js';
 import { SnapshotSource } from '../server/snapshots.js';
-import { AnotherInstanceError, listenOnSocket, prepareRegistration, removeRegistration, type Registration } from '../server/socket.js';
+import {
+  AnotherInstanceError,
+  listenOnSocket,
+  prepareRegistration,
+  RegistrationError,
+  registrationState,
+  removeRegistration,
+  type Registration,
+} from '../server/socket.js';
 import { ConfigError, EXIT_USAGE, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './logging.js';
 
 export const EXIT_FATAL = 1;
 /** Hard deadline for a clean stop; the issue asks for under 2 s. */
 const STOP_DEADLINE_MS = 1500;
+/** How often the daemon checks that its socket is still there (the probe rescans every 5 s). */
+const REGISTRATION_CHECK_MS = 1000;
 
 export const SERVE_HELP = `Usage: scope-namespaces serve [options]
 
@@ -55,8 +65,12 @@ class Daemon {
   private reg: Registration | null = null;
   private ino: number | null = null;
   private server: Server | null = null;
+  /** Servers of earlier registrations, still finishing their connections. */
+  private readonly retired = new Set<Server>();
   private source: SnapshotSource | null = null;
   private stopping = false;
+  private watcher: NodeJS.Timeout | null = null;
+  private reregistering = false;
 
   constructor(
     private readonly cfg: ServeConfig,
@@ -81,16 +95,18 @@ class Daemon {
       this.source = new SnapshotSource({ params: { proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies }, intervalMs: cfg.intervalMs, log });
       await this.source.start();
       if (this.stopping) return 0;
-      const source = this.source;
-      this.server = createReportServer(() => source.current, log);
-      this.ino = await listenOnSocket(this.server, this.reg.socketPath);
-      this.server.on('error', (err) => this.fatal(err, 'server error'));
+      await this.listen(this.reg);
       log.info({ socket: this.reg.socketPath }, 'serving');
+      this.watcher = setInterval(() => void this.checkRegistration(), REGISTRATION_CHECK_MS);
     } catch (err) {
       if (err instanceof AnotherInstanceError) {
         log.error({ socket: err.socketPath }, err.message);
         // The socket and directory belong to the running instance: leave them alone.
         this.reg = null;
+        this.exit(EXIT_FATAL);
+      } else if (err instanceof RegistrationError) {
+        // Expected and explained by the message (permissions, something in the way): no stack.
+        log.fatal(`cannot start: ${err.message}`);
         this.exit(EXIT_FATAL);
       } else {
         this.fatal(err, 'cannot start');
@@ -98,6 +114,71 @@ class Daemon {
     }
     // The process ends through stop()/fatal(); keep the promise pending meanwhile.
     return new Promise<number>(() => {});
+  }
+
+  /** A fresh HTTP server on the registration's socket; the previous one stops accepting. */
+  private async listen(reg: Registration): Promise<void> {
+    const source = this.source;
+    if (!source) throw new Error('no snapshot source');
+    const old = this.server;
+    if (old) {
+      // Its socket file is gone: nobody can connect to it any more. Let its requests finish.
+      // Closed BEFORE the new listen: closing a unix-socket server unlinks its path, which would
+      // otherwise remove the new socket.
+      this.retired.add(old);
+      old.close(() => this.retired.delete(old));
+      old.closeIdleConnections();
+      this.server = null;
+    }
+    const server = createReportServer(() => source.current, this.log);
+    this.ino = null;
+    this.ino = await listenOnSocket(server, reg.socketPath);
+    // Only now: listen errors (EADDRINUSE when another instance won a start-up race) are
+    // listenOnSocket's to report, and must not remove the other instance's socket on the way out.
+    server.on('error', (err) => this.fatal(err, 'server error'));
+    this.server = server;
+  }
+
+  /**
+   * The plugin directory (or the whole plugins root) was deleted while we run: recreate it and
+   * listen on a new socket, so the probe finds us again on its next rescan. If something else now
+   * holds the socket path, or the directory cannot be recreated, exit 1 with the reason.
+   */
+  private async checkRegistration(): Promise<void> {
+    const reg = this.reg;
+    if (this.stopping || this.reregistering || !reg) return;
+    const state = registrationState(reg.socketPath, this.ino);
+    if (state === 'ours' || state === 'unknown') return;
+    if (state === 'replaced') {
+      this.log.fatal({ socket: reg.socketPath }, 'our socket was replaced by another file or instance; exiting');
+      this.reg = null; // not ours any more: leave it alone
+      this.stopping = true;
+      void this.source?.stop();
+      this.exit(EXIT_FATAL);
+    }
+    this.reregistering = true;
+    try {
+      this.log.warn({ socket: reg.socketPath }, 'plugin socket was removed; registering again');
+      const fresh = await prepareRegistration(this.cfg.pluginsRoot, this.cfg.pluginId);
+      if (this.stopping) return;
+      this.reg = fresh;
+      await this.listen(fresh);
+      this.log.info({ socket: fresh.socketPath }, 'serving again');
+    } catch (err) {
+      if (this.stopping) return;
+      if (err instanceof AnotherInstanceError) {
+        this.log.fatal({ socket: err.socketPath }, `${err.message}; exiting`);
+        this.reg = null;
+        this.exit(EXIT_FATAL);
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.fatal(`cannot register again: ${message}`);
+      this.stopping = true;
+      void this.source?.stop();
+      this.exit(EXIT_FATAL);
+    } finally {
+      this.reregistering = false;
+    }
   }
 
   private stop(signal: string, code: number): void {
@@ -108,15 +189,18 @@ class Daemon {
       this.log.warn('clean stop took too long; exiting anyway');
       this.exit(code);
     }, STOP_DEADLINE_MS).unref();
-    const server = this.server;
-    const closed = server
-      ? new Promise<void>((resolve) => {
-          server.close(() => resolve());
+    if (this.watcher) clearInterval(this.watcher);
+    const servers = [...this.retired, ...(this.server ? [this.server] : [])];
+    const closed = servers.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          if (!server.listening) resolve();
+          else server.close(() => resolve());
           server.closeAllConnections();
-        })
-      : Promise.resolve();
+        }),
+    );
     const stopped = this.source ? this.source.stop() : Promise.resolve();
-    Promise.allSettled([closed, stopped]).then(() => this.exit(code), () => this.exit(code));
+    Promise.allSettled([...closed, stopped]).then(() => this.exit(code), () => this.exit(code));
   }
 
   private fatal(err: unknown, what: string): void {

@@ -261,8 +261,11 @@ export function sysReadlinkAt(dirfd: number, name: string, buf: Buffer): NativeR
 }
 
 /** open(path, O_RDONLY|O_CLOEXEC | extra): a new fd. */
+/** O_NONBLOCK: a FIFO planted where an ns file should be must not block open(2) (asm-generic value). */
+export const O_NONBLOCK = 0o4000;
+
 export function sysOpen(path: string, extraFlags = 0): NativeResult<number> {
-  return callInt('open', [path, O_RDONLY | O_CLOEXEC | extraFlags], path);
+  return callInt('open', [path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | extraFlags], path);
 }
 
 export function sysClose(fd: number): NativeResult<void> {

@@ -56,16 +56,29 @@ function classify(code: string | undefined): ReadProblem {
     case 'EINVAL': // readlink on something that is not a link
     case 'ELOOP':
     case 'EISDIR':
+    case 'ENOTREG': // readCapped: a FIFO, device or socket where a file should be
       return 'garbage';
     default:
       return 'other';
   }
 }
 
-/** Reads at most `limit` bytes of a file with one open/read/close. */
+/** Opens without blocking (a FIFO planted where a file should be would block open(2) until a
+ * writer comes) and only regular files: every file read here is one on procfs or a passwd file. */
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
+function notRegular(file: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`${file} is not a regular file`);
+  err.code = 'ENOTREG';
+  return err;
+}
+
+/** Reads at most `limit` bytes of a regular file with one open/fstat/read/close. Anything else
+ * (FIFO, socket, device, directory) throws with code ENOTREG before any read. */
 export function readCapped(file: string, limit: number): Buffer {
-  const fd = fs.openSync(file, 'r');
+  const fd = fs.openSync(file, OPEN_FLAGS);
   try {
+    if (!fs.fstatSync(fd).isFile()) throw notRegular(file);
     const buf = Buffer.allocUnsafe(limit);
     let total = 0;
     // procfs hands out one page per read; loop until EOF or the cap.
@@ -127,6 +140,8 @@ export class ProcReader {
     for (const name of fs.readdirSync(this.root)) {
       const pid = parsePidName(name);
       if (pid !== null) pids.push(pid);
+      // All digits but not a pid (`007`, beyond pid_t): procfs never makes such names.
+      else if (name.charCodeAt(0) >= 0x30 && name.charCodeAt(0) <= 0x39) this.onIssue({ pid: null, file: name, problem: 'garbage' });
     }
     return pids.sort((a, b) => a - b);
   }

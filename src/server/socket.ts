@@ -21,6 +21,27 @@ export class AnotherInstanceError extends Error {
   }
 }
 
+/** The plugins root or the plugin directory cannot be created or used: a one-line, expected failure. */
+export class RegistrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RegistrationError';
+  }
+}
+
+function errno(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? String(err);
+}
+
+function cannot(what: string, p: string, err: unknown): RegistrationError {
+  const code = errno(err);
+  const hint =
+    code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+      ? ': serve needs write access to the plugins root (run it as root, or give --plugins-root a writable directory)'
+      : '';
+  return new RegistrationError(`cannot ${what} ${p}: ${code}${hint}`);
+}
+
 export type SocketState = 'absent' | 'live' | 'stale';
 
 /** Does something answer on this socket? Refused or dead: stale. */
@@ -57,14 +78,22 @@ export interface Registration {
 export async function prepareRegistration(pluginsRoot: string, pluginId: string): Promise<Registration> {
   const socketPath = socketPathFor(pluginsRoot, pluginId);
   const dir = path.dirname(socketPath);
-  fs.mkdirSync(pluginsRoot, { recursive: true });
+  try {
+    fs.mkdirSync(pluginsRoot, { recursive: true });
+  } catch (err) {
+    throw cannot('create the plugins root', pluginsRoot, err);
+  }
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot('create the plugin directory', dir, err);
     const st = fs.lstatSync(dir);
-    if (!st.isDirectory()) throw new Error(`${dir} exists and is not a directory`);
-    if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
+    if (!st.isDirectory()) throw new RegistrationError(`${dir} exists and is not a directory; refusing to replace it`);
+    try {
+      if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
+    } catch (e) {
+      throw cannot('make 0700 the plugin directory', dir, e);
+    }
   }
   let reclaimed = false;
   let st: fs.Stats | null = null;
@@ -74,7 +103,7 @@ export async function prepareRegistration(pluginsRoot: string, pluginId: string)
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   if (st) {
-    if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+    if (!st.isSocket()) throw new RegistrationError(`${socketPath} exists and is not a socket; refusing to replace it`);
     const state = await probeSocket(socketPath);
     if (state === 'live') throw new AnotherInstanceError(socketPath);
     if (state === 'stale') {
@@ -91,6 +120,7 @@ export function listenOnSocket(server: net.Server, socketPath: string): Promise<
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
       if (err.code === 'EADDRINUSE') reject(new AnotherInstanceError(socketPath));
+      else if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') reject(cannot('listen on', socketPath, err));
       else reject(err);
     };
     const onListening = (): void => {
@@ -104,12 +134,16 @@ export function listenOnSocket(server: net.Server, socketPath: string): Promise<
   });
 }
 
-/** Removes our socket (only if it is still ours) and the plugin directory (only if empty). Sync: safe in exit paths. */
+/**
+ * Removes our socket (only if it is still ours: `ino` is what listen created; null = we never
+ * listened, so any socket there belongs to another instance) and the plugin directory (only if
+ * empty). Sync: safe in exit paths.
+ */
 export function removeRegistration(reg: Pick<Registration, 'dir' | 'socketPath'>, ino: number | null): string[] {
   const done: string[] = [];
   try {
     const st = fs.lstatSync(reg.socketPath);
-    if (st.isSocket() && (ino === null || st.ino === ino)) {
+    if (st.isSocket() && ino !== null && st.ino === ino) {
       fs.unlinkSync(reg.socketPath);
       done.push(reg.socketPath);
     }
@@ -123,4 +157,22 @@ export function removeRegistration(reg: Pick<Registration, 'dir' | 'socketPath'>
     // gone, or not empty (someone else's files): leave it
   }
   return done;
+}
+
+export type RegistrationState = 'ours' | 'missing' | 'replaced' | 'unknown';
+
+/**
+ * Is our socket still where the probe looks for it? `missing`: removed (with its directory, or the
+ * whole plugins root), e.g. by a cleanup job; `replaced`: something else is at that path now;
+ * `unknown`: lstat failed otherwise (look again later).
+ */
+export function registrationState(socketPath: string, ino: number | null): RegistrationState {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(socketPath);
+  } catch (err) {
+    const code = errno(err);
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unknown';
+  }
+  return st.isSocket() && (ino === null || st.ino === ino) ? 'ours' : 'replaced';
 }
