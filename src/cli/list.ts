@@ -43,7 +43,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   }
   const opts: ListOptions = parsed.options;
   if (opts.json && opts.raw) return usage('mutually exclusive arguments: --json --raw', false);
-  if (opts.task !== null && opts.task !== 0 && opts.namespace !== null && opts.namespace !== 0) {
+  if (opts.task !== null && opts.task !== 0 && opts.namespace !== null) {
     return usage('--task is mutually exclusive with <namespace>', false);
   }
 
@@ -69,7 +69,9 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   const users = loadUserNames(passwdCandidates(opts.proc));
   const types = opts.types.length > 0 ? opts.types : NS_TYPES;
   const scan = scanNamespaces(reader, users, { types });
-  const relationTree = !opts.list && opts.tree !== 'process';
+  // In process mode (`<namespace>`) every row is the same namespace: the relation trees are flat.
+  const processMode = opts.namespace !== null && opts.namespace !== 0;
+  const relationTree = !opts.list && opts.tree !== 'process' && !processMode;
   const enricher = new Enricher(
     reader,
     users,
@@ -91,7 +93,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
       const mine = new Set((scan.memberships.get(opts.task) ?? []).map((l) => l.ino));
       rows = rows.filter((r) => mine.has(r.ns));
     }
-    if (opts.namespace !== null && opts.namespace !== 0) {
+    if (processMode) {
       // Process mode: lsns <ns> lists that namespace's processes.
       const row = rows.find((r) => r.ns === opts.namespace);
       if (!row) return usage(`not found namespace: ${opts.namespace}`, false);

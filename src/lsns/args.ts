@@ -188,9 +188,9 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
         outputSpec = v;
         break;
       case 'output-all':
-        // --output-all also switches to the flat list (an explicit -T still wins, see below).
+        // --output-all also switches to the flat list, except in process mode (`<namespace>`);
+        // an explicit -T still wins (see below).
         outputAll = true;
-        o.list = true;
         break;
       case 'task': {
         const pid = parseUnsigned(v, 0x7fffffff);
@@ -237,6 +237,7 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
     }
   }
   // Any -T wins over -l, whatever their order.
+  if (outputAll && positionals.length === 0) o.list = true;
   if (explicitTree) o.list = false;
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
@@ -249,10 +250,11 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
   }
 
   // Defaults first (process-mode ones with a <namespace>, net ones when net is among -t), then
-  // the LAST -o replaces them or +LIST appends to them; -o beats --output-all in either order.
+  // the LAST -o replaces them or +LIST appends to them; -o LIST beats --output-all in either order,
+  // while -o +LIST appends to all the columns when --output-all is given.
   const defaults =
     o.namespace !== null ? PROCESS_MODE_COLUMNS : o.types.includes('net') ? DEFAULT_NET_COLUMNS : DEFAULT_COLUMNS;
-  const base: ColumnName[] = outputAll && outputSpec === null ? [...LSNS_COLUMNS] : [...defaults];
+  const base: ColumnName[] = outputAll ? [...LSNS_COLUMNS] : [...defaults];
   if (outputSpec !== null) {
     const append = outputSpec.startsWith('+');
     const items = splitColumnList(append ? outputSpec.slice(1) : outputSpec);

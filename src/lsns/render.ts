@@ -3,7 +3,7 @@ import type { NamespaceRow } from '../scan/namespaces.js';
 import type { ListOptions } from './args.js';
 import { renderJson } from './json.js';
 import { renderTable } from './table.js';
-import { flat, processForest, relationForest, walk, type OutNode, type RelationContext } from './tree.js';
+import { flat, processForest, relationForest, type OutNode, type RelationContext } from './tree.js';
 
 export interface Arranged {
   forest: OutNode[];
@@ -20,13 +20,12 @@ export function arrange(
   if (opts.tree === 'process') {
     return opts.columns.includes('COMMAND') ? { forest: processForest(rows), treeColumn: 'COMMAND' } : { forest: flat(rows), treeColumn: null };
   }
-  if (!relations) return { forest: flat(rows), treeColumn: null };
-  const forest = relationForest(rows, relations);
-  if (opts.columns.includes('NS')) return { forest, treeColumn: 'NS' };
-  // Without the NS column lsns prints the same rows flat, in the tree's order.
-  const order: NamespaceRow[] = [];
-  walk(forest, (node) => order.push(node.row));
-  return { forest: flat(order), treeColumn: null };
+  // Process mode (`<namespace>`): every row is the same namespace, so nothing nests, but NS is
+  // still the tree column (left-aligned), as in lsns.
+  if (!relations) return { forest: flat(rows), treeColumn: opts.columns.includes('NS') ? 'NS' : null };
+  const { roots, order } = relationForest(rows, relations);
+  // Without the NS column lsns prints the same rows flat, in the order it emitted them.
+  return opts.columns.includes('NS') ? { forest: roots, treeColumn: 'NS' } : { forest: flat(order), treeColumn: null };
 }
 
 export interface Terminal {

@@ -44,8 +44,9 @@ export interface RelationContext {
  * emitted after its OWNER user namespace. That is why the initial user namespace comes first
  * although its inode is larger than the initial mnt namespace's, in both trees.
  */
-export function relationForest(rows: readonly NamespaceRow[], ctx: RelationContext): OutNode[] {
+export function relationForest(rows: readonly NamespaceRow[], ctx: RelationContext): RelationForest {
   const roots: OutNode[] = [];
+  const order: NamespaceRow[] = [];
   const emitted = new Map<number, OutNode>();
   const displayed = new Map(rows.map((r) => [r.ns, r]));
   const inProgress = new Set<number>();
@@ -67,10 +68,17 @@ export function relationForest(rows: readonly NamespaceRow[], ctx: RelationConte
     if (parent) parent.children.push(node);
     else roots.push(node);
     emitted.set(ino, node);
+    order.push(row);
     return node;
   };
   for (const row of rows) ensure(row.ns);
-  return roots;
+  return { roots, order };
+}
+
+export interface RelationForest {
+  roots: OutNode[];
+  /** Rows in the order they were emitted: what lsns prints when the NS column (the tree) is not shown. */
+  order: NamespaceRow[];
 }
 
 /** Depth-first order, the order the table prints a forest in. */

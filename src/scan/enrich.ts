@@ -103,7 +103,10 @@ export class Enricher {
       };
       const rel = this.walk(row);
       const uid = rel ? this.ownerUid(p.ino) : null;
-      if (uid !== null) row.user = this.users.name(uid);
+      if (uid !== null) {
+        row.uid = uid;
+        row.user = this.users.name(uid);
+      }
       return row;
     });
   }
@@ -121,7 +124,8 @@ export class Enricher {
       pid: null,
       ppid: null,
       command: null,
-      uid: null,
+      // lsns shows the owner's uid in UID too (black-box: `"uid": 0, "user": "root"`).
+      uid,
       user: uid === null ? null : this.users.name(uid),
     };
     this.enrichSync(row);

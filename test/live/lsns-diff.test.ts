@@ -248,7 +248,16 @@ async function liveTests(): Promise<void> {
   ];
 
   // Columns and trees that need ioctl_ns / rtnetlink / mountinfo.
+  // Process mode on a namespace none of the two tools is in (their own rows would differ).
+  const treeNs = String(nsInode(n.tree.root, 'uts') ?? 0);
   const KERNEL_CASES: Case[] = [
+    { args: ['-r', '-Tparent', '-o', 'PNS'], columns: ['PNS'] },
+    { args: ['-Towner', '-o', 'TYPE,PID,ONS', '-p', String(n.nested.leaf)], columns: ['TYPE', 'PID', 'ONS'] },
+    { args: ['--output-all', '-o', '+UID', '-l'], columns: ['NS', 'TYPE', 'PATH', 'NPROCS'] },
+    { args: ['-o', '+PNS,UID,PPID,PATH', '-t', 'mnt', '-t', 'uts', '-Tparent'], columns: ['NS', 'TYPE', 'NPROCS'] },
+    { args: [treeNs], columns: ['PID', 'PPID', 'USER', 'COMMAND'] },
+    { args: [treeNs, '-T', '-o', 'NS,PID,PPID,COMMAND'], columns: ['NS', 'PID'] },
+    { args: [treeNs, '--output-all', '-J'], columns: 'json' },
     { args: ['-t', 'net'], columns: ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'] },
     { args: ['--json', '-t', 'net', '-t', 'pid'], columns: 'json' },
     { args: ['-o', 'NS,TYPE,PNS,ONS', '-t', 'user', '-t', 'pid'], columns: ['NS', 'TYPE', 'PNS', 'ONS'] },
@@ -293,6 +302,8 @@ async function liveTests(): Promise<void> {
   }
 
   const errorCases: string[][] = [
+    ['-p', '2', '0'],
+    ['-p', '2', '4026531836'],
     ['-o', 'FOO'],
     ['-o', 'NS,FOO'],
     ['-o', 'NS,'],
