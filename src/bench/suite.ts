@@ -9,7 +9,8 @@
  *   --procs extra sleepers (default 5,000; every 50th in new uts+ipc namespaces). `node -e 0` is
  *   measured as the floor of any Node command.
  * - P2: a refresh measured in-process the way the daemon's worker does it: takeSnapshot (with one
- *   long-lived UTS reader, as the worker keeps) plus JSON and gzip. CPU is process.cpuUsage()
+ *   long-lived UTS reader, metric history and Process node cache, as the worker keeps) plus
+ *   serialiseReport (JSON and gzip). CPU is process.cpuUsage()
  *   (user+system of every thread, so the UTS worker counts) around it; scan-only (scanNamespaces)
  *   and full-snapshot figures; the first refresh of a fresh reader ("cold") and the median of the
  *   next --runs ("steady"). The daemon's own refresh durations (its debug log) are reported too.
@@ -26,12 +27,12 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { UtsHostnameReader } from '../native/uts.js';
 import { loadUserNames, passwdCandidates } from '../procfs/passwd.js';
 import { ProcReader } from '../procfs/reader.js';
 import { scanNamespaces } from '../scan/namespaces.js';
-import { takeSnapshot } from '../server/snapshot.js';
+import { MetricHistory, ProcessNodeCache } from '../scope/topologies.js';
+import { serialiseReport, takeSnapshot } from '../server/snapshot.js';
 import { spawnSleepers, type Sleepers } from './spawn.js';
 
 interface Args {
@@ -184,13 +185,17 @@ interface P2 {
 async function measureP2(a: Args): Promise<P2> {
   const params = { proc: '/proc', hostname: os.hostname(), pluginId: 'host-namespaces' };
   const uts = new UtsHostnameReader();
-  let json = Buffer.alloc(0);
-  let gz = Buffer.alloc(0);
+  let json: Buffer = Buffer.alloc(0);
+  let gz: Buffer = Buffer.alloc(0);
   let rows = 0;
+  // As the daemon's worker keeps them: namespace-count history and the Process node cache.
+  const history = new MetricHistory();
+  const processNodes = new ProcessNodeCache();
   const refresh = async (): Promise<void> => {
-    const snap = await takeSnapshot(params, { uts });
-    json = Buffer.from(JSON.stringify(snap.report), 'utf8');
-    gz = gzipSync(json, { level: 6 });
+    const snap = await takeSnapshot(params, { uts, history, processNodes });
+    const ser = serialiseReport(snap.report);
+    json = ser.json;
+    gz = ser.gzip;
     rows = snap.stats.rows;
   };
   try {
@@ -207,10 +212,10 @@ async function measureP2(a: Args): Promise<P2> {
         }),
       );
       fulls.push(await cost(refresh));
-      const snap = await takeSnapshot(params, { uts });
+      const snap = await takeSnapshot(params, { uts, history, processNodes });
       sers.push(
         await cost(() => {
-          gzipSync(Buffer.from(JSON.stringify(snap.report), 'utf8'), { level: 6 });
+          serialiseReport(snap.report);
         }),
       );
     }

@@ -7,23 +7,15 @@
  * libuv's pool). Must run as compiled JS (dist/native/uts-worker.js): tsx is not active in workers.
  */
 import { parentPort } from 'node:worker_threads';
-import { CLONE_NEWUTS, fail, fdStat, sysClose, sysGettid, sysOpen, sysSetns, sysUname, type NativeResult } from './libc.js';
+import { fdStat, sysClose, sysGettid, sysOpen, sysUname, type NativeResult } from './libc.js';
+import { openUtsHome, readUtsHostname, type UtsHome } from './uts-read.js';
 import type { UtsItemResult, UtsRequest, UtsResponse, UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('uts-worker must run in a worker thread');
 
 /** fd and inode of the UTS namespace this thread started in. */
-const home: NativeResult<{ fd: number; ino: number }> = (() => {
-  const o = sysOpen('/proc/thread-self/ns/uts');
-  if (!o.ok) return o;
-  const st = fdStat(o.value);
-  if (!st.ok) {
-    sysClose(o.value);
-    return st;
-  }
-  return { ok: true as const, value: { fd: o.value, ino: st.value.ino } };
-})();
+const home: UtsHome = openUtsHome();
 
 function post(msg: UtsResponse): void {
   port?.postMessage(msg);
@@ -35,34 +27,8 @@ function fatal(reason: string): never {
   process.exit(1);
 }
 
-function itemFail(ino: number, r: { code: string; errno: number; reason: string }): UtsItemResult {
-  return { ino, ok: false, code: r.code, errno: r.errno, reason: r.reason };
-}
-
 function readOne(t: UtsTarget): UtsItemResult {
-  if (!home.ok) return itemFail(t.ino, { ...home, reason: `own UTS namespace not readable: ${home.reason}` });
-  const o = sysOpen(t.path);
-  if (!o.ok) return itemFail(t.ino, o);
-  const fd = o.value;
-  try {
-    const st = fdStat(fd);
-    if (!st.ok) return itemFail(t.ino, st);
-    if (st.value.ino !== t.ino) {
-      return itemFail(t.ino, fail('ESTALE', `${t.path} is namespace ${st.value.ino}, expected ${t.ino}`, 116));
-    }
-    if (st.value.ino === home.value.ino) {
-      const u = sysUname();
-      return u.ok ? { ino: t.ino, ok: true, hostname: u.value.nodename } : itemFail(t.ino, u);
-    }
-    const s = sysSetns(fd, CLONE_NEWUTS);
-    if (!s.ok) return itemFail(t.ino, s); // EINVAL: not a UTS ns; EPERM: no CAP_SYS_ADMIN over its owner
-    const u = sysUname();
-    const back = sysSetns(home.value.fd, CLONE_NEWUTS);
-    if (!back.ok) fatal(`cannot return to own UTS namespace: ${back.reason}`);
-    return u.ok ? { ino: t.ino, ok: true, hostname: u.value.nodename } : itemFail(t.ino, u);
-  } finally {
-    sysClose(fd);
-  }
+  return readUtsHostname(home, t, fatal);
 }
 
 function selfCheck(): NativeResult<WorkerSelfCheck> {

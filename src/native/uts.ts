@@ -33,7 +33,20 @@ export interface UtsHostnameReaderOptions {
   workerUrl?: URL;
 }
 
-export class UtsHostnameReader {
+/**
+ * What a scan needs to read hostnames: UtsHostnameReader (a UTS worker thread) or, on a dedicated
+ * worker thread, InThreadUtsReader (uts-read.ts: setns+uname on that thread itself).
+ */
+export interface HostnameReader {
+  /** Hostname per namespace inode; null where it could not be read. */
+  hostnames(targets: readonly UtsTarget[]): Promise<Map<number, string | null>>;
+  clearCache(): void;
+  /** Thread that reads (null when none runs). */
+  readonly threadId: number | null;
+  terminate(): Promise<void>;
+}
+
+export class UtsHostnameReader implements HostnameReader {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();

@@ -76,10 +76,20 @@ function notRegular(file: string): NodeJS.ErrnoException {
 /** Reads at most `limit` bytes of a regular file with one open/fstat/read/close. Anything else
  * (FIFO, socket, device, directory) throws with code ENOTREG before any read. */
 export function readCapped(file: string, limit: number): Buffer {
+  const buf = Buffer.allocUnsafe(limit);
+  return buf.subarray(0, readCappedInto(file, buf, true));
+}
+
+/**
+ * readCapped into a caller's buffer (at most buf.length bytes): the byte count. `checkRegular`
+ * false skips the fstat: only for files on a real procfs, which never holds a FIFO, socket or
+ * device where a per-process file should be (a fixture tree can: keep the check there).
+ */
+export function readCappedInto(file: string, buf: Buffer, checkRegular: boolean): number {
+  const limit = buf.length;
   const fd = fs.openSync(file, OPEN_FLAGS);
   try {
-    if (!fs.fstatSync(fd).isFile()) throw notRegular(file);
-    const buf = Buffer.allocUnsafe(limit);
+    if (checkRegular && !fs.fstatSync(fd).isFile()) throw notRegular(file);
     let total = 0;
     // procfs hands out one page per read; loop until EOF or the cap.
     for (;;) {
@@ -88,7 +98,7 @@ export function readCapped(file: string, limit: number): Buffer {
       total += n;
       if (total >= limit) break;
     }
-    return buf.subarray(0, total);
+    return total;
   } finally {
     fs.closeSync(fd);
   }
@@ -106,7 +116,11 @@ export interface ProcReaderOptions {
 export class ProcReader {
   readonly root: string;
   readonly uidFromOwner: boolean;
+  /** The root is a mounted procfs (statfs), not a fixture directory. */
+  readonly procfs: boolean;
   private readonly onIssue: IssueSink;
+  /** Reused by readCgroup (one read per process per refresh; the text is copied out as a string). */
+  private cgroupBuf: Buffer | null = null;
 
   /** Use readlinkat through koffi for ns links (see readNsLinksAt); off when koffi is unavailable. */
   private fastLinks: boolean;
@@ -117,7 +131,8 @@ export class ProcReader {
     this.root = root;
     this.onIssue = opts.onIssue ?? (() => {});
     const source = opts.uidSource ?? 'auto';
-    this.uidFromOwner = source === 'owner' || (source === 'auto' && ProcReader.isProcfs(root));
+    this.procfs = ProcReader.isProcfs(root);
+    this.uidFromOwner = source === 'owner' || (source === 'auto' && this.procfs);
     this.fastLinks = opts.nativeLinks ?? nativeAvailable();
   }
 
@@ -286,7 +301,8 @@ export class ProcReader {
    */
   readCgroup(pid: number): string | null {
     try {
-      return readCapped(`${this.root}/${pid}/cgroup`, CGROUP_LIMIT).toString('latin1');
+      const buf = (this.cgroupBuf ??= Buffer.allocUnsafe(CGROUP_LIMIT));
+      return buf.toString('latin1', 0, readCappedInto(`${this.root}/${pid}/cgroup`, buf, !this.procfs));
     } catch {
       return null;
     }

@@ -5,7 +5,7 @@
  * to lsns's empty/0 values with one warning per kind, never an exception.
  */
 import { NetnsIdQuery, netnsIdCell } from '../native/netnsid.js';
-import { terminateUtsWorker, utsHostnames, type UtsHostnameReader } from '../native/uts.js';
+import { terminateUtsWorker, utsHostnames, type HostnameReader } from '../native/uts.js';
 import type { UserNames } from '../procfs/passwd.js';
 import { ProcReader } from '../procfs/reader.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
@@ -25,11 +25,11 @@ export interface EnrichNeeds {
 
 export interface EnricherOptions {
   /**
-   * The UTS hostname reader to use instead of the process-wide shared one. It belongs to the
-   * caller: close() leaves its worker running, so a daemon keeps one worker across refreshes
+   * The UTS hostname reader to use instead of the process-wide shared one (a UTS worker, or the
+   * daemon's snapshot worker reading on its own thread). It belongs to the caller: close() leaves it running, so a daemon keeps one worker across refreshes
    * (and clears its cache per refresh: hostnames change, and inodes are reused).
    */
-  uts?: UtsHostnameReader;
+  uts?: HostnameReader;
 }
 
 export class Enricher {

@@ -199,3 +199,55 @@ export function tableRows(report: ScopeReport, hostname: string): Map<string, Re
   }
   return out;
 }
+
+/**
+ * JSON.stringify of frozen report nodes, set by whoever froze them (ProcessNodeCache): a weak map,
+ * so a fragment lives exactly as long as its node. serialiseJson uses it instead of stringifying.
+ */
+const fragments = new WeakMap<ReportNode, string>();
+
+export function setJsonFragment(node: ReportNode, json: string): void {
+  if (!Object.isFrozen(node)) throw new Error('only a frozen node can carry a JSON fragment');
+  fragments.set(node, json);
+}
+
+/**
+ * Exactly JSON.stringify(report), with the nodes that carry a fragment pasted in as they are. The
+ * report holds plain data only (strings, numbers, arrays, objects; no undefined, no toJSON).
+ */
+export function serialiseJson(report: ScopeReport): string {
+  const parts: string[] = [];
+  let first = true;
+  parts.push('{');
+  for (const [key, value] of Object.entries(report)) {
+    if (value === undefined) continue;
+    parts.push(first ? '' : ',', JSON.stringify(key), ':');
+    first = false;
+    if (key === 'Plugins') parts.push(JSON.stringify(value));
+    else topologyJson(value as Topology, parts);
+  }
+  parts.push('}');
+  return parts.join('');
+}
+
+function topologyJson(topology: Topology, parts: string[]): void {
+  let first = true;
+  parts.push('{');
+  for (const [key, value] of Object.entries(topology)) {
+    if (value === undefined) continue;
+    parts.push(first ? '' : ',', JSON.stringify(key), ':');
+    first = false;
+    if (key !== 'nodes') {
+      parts.push(JSON.stringify(value));
+      continue;
+    }
+    let firstNode = true;
+    parts.push('{');
+    for (const [id, node] of Object.entries(topology.nodes)) {
+      parts.push(firstNode ? '' : ',', JSON.stringify(id), ':', fragments.get(node) ?? JSON.stringify(node));
+      firstNode = false;
+    }
+    parts.push('}');
+  }
+  parts.push('}');
+}

@@ -21,6 +21,7 @@ import {
   buildReport,
   CELL_SEPARATOR,
   rfc3339,
+  setJsonFragment,
   type LatestEntry,
   type MetadataTemplate,
   type Metric,
@@ -141,20 +142,93 @@ export interface ProcessView {
   containerOf?: ReadonlyMap<number, ContainerRef>;
 }
 
-export function processTopology(view: ProcessView, hostname: string, now: Date): Topology {
-  const timestamp = rfc3339(now);
-  const nodes: Record<string, ReportNode> = {};
-  for (const [pid, links] of view.memberships) {
-    const latest: Record<string, LatestEntry> = {};
-    const ns = nsByType(links);
-    for (const type of NS_TYPES) {
-      const ino = ns[type];
-      if (ino !== undefined) latest[PROC_TABLE_PREFIX + type] = { timestamp, value: procNsValue(view.initial, type, ino) };
+function processNode(view: ProcessView, links: readonly NsLink[], containerId: string | undefined, timestamp: string): ReportNode {
+  const latest: Record<string, LatestEntry> = {};
+  const ns = nsByType(links);
+  for (const type of NS_TYPES) {
+    const ino = ns[type];
+    if (ino !== undefined) latest[PROC_TABLE_PREFIX + type] = { timestamp, value: procNsValue(view.initial, type, ino) };
+  }
+  latest[META.shared] = { timestamp, value: sharedLabel(sharedTypes(view.initial, ns), links.length) };
+  if (containerId !== undefined) latest[META.container] = { timestamp, value: shortId(containerId) };
+  return { latest };
+}
+
+interface CachedProcessNode {
+  links: readonly NsLink[];
+  containerId: string | undefined;
+  node: ReportNode;
+}
+
+function sameLinks(a: readonly NsLink[], b: readonly NsLink[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as NsLink;
+    const y = b[i] as NsLink;
+    if (x.type !== y.type || x.ino !== y.ino) return false;
+  }
+  return true;
+}
+
+/**
+ * Process nodes of the last refresh, kept by the daemon's snapshot worker across refreshes. A
+ * Process node shows nothing but what its pid, ns links (in scan order), container id, the host's
+ * namespaces and the hostname determine; when all of these are unchanged the previous node is
+ * reused as it was: same values, and the timestamps of when those values were set (a Scope latest
+ * entry's timestamp is when its value was set, so the old one is the right one). Cached nodes are
+ * frozen, carry their serialised JSON (setJsonFragment in report.ts) and are shared by the
+ * processes whose nodes were built in the same refresh with the same content: a steady refresh
+ * builds and stringifies only the nodes that changed, and thousands of alike processes cost one
+ * node. Only this topology is cached: it is ~95% of the report.
+ */
+export class ProcessNodeCache {
+  private byPid = new Map<number, CachedProcessNode>();
+  /** hostname + the host's namespaces the cached nodes were built against. */
+  private context = '';
+
+  /** The Process topology's nodes; nodes of pids gone since the last call are dropped. */
+  nodes(view: ProcessView, hostname: string, timestamp: string): Record<string, ReportNode> {
+    const context = `${hostname}\n${JSON.stringify(view.initial.ns)}`;
+    const old = context === this.context ? this.byPid : new Map<number, CachedProcessNode>();
+    this.context = context;
+    const next = new Map<number, CachedProcessNode>();
+    // Nodes built by this call, by content: processes that show the same (thousands of host
+    // processes do) share one frozen node, its JSON and its memory. Never across calls: a node
+    // built earlier carries an earlier timestamp, which only the process it was built for keeps.
+    const built = new Map<string, CachedProcessNode>();
+    const nodes: Record<string, ReportNode> = {};
+    for (const [pid, links] of view.memberships) {
+      const containerId = view.containerOf?.get(pid)?.id;
+      let entry = old.get(pid);
+      if (entry === undefined || entry.containerId !== containerId || !sameLinks(entry.links, links)) {
+        const key = `${containerId ?? ''}|${links.map((l) => `${l.type}:${l.ino}`).join(',')}`;
+        entry = built.get(key);
+        if (entry === undefined) {
+          const node = processNode(view, links, containerId, timestamp);
+          for (const e of Object.values(node.latest)) Object.freeze(e);
+          Object.freeze(node.latest);
+          Object.freeze(node);
+          setJsonFragment(node, JSON.stringify(node));
+          entry = { links: links.map((l) => ({ type: l.type, ino: l.ino })), containerId, node };
+          built.set(key, entry);
+        }
+      }
+      next.set(pid, entry);
+      nodes[processNodeId(hostname, pid)] = entry.node;
     }
-    latest[META.shared] = { timestamp, value: sharedLabel(sharedTypes(view.initial, ns), links.length) };
-    const c = view.containerOf?.get(pid);
-    if (c) latest[META.container] = { timestamp, value: shortId(c.id) };
-    nodes[processNodeId(hostname, pid)] = { latest };
+    this.byPid = next;
+    return nodes;
+  }
+}
+
+export function processTopology(view: ProcessView, hostname: string, now: Date, cache?: ProcessNodeCache): Topology {
+  const timestamp = rfc3339(now);
+  let nodes: Record<string, ReportNode>;
+  if (cache) {
+    nodes = cache.nodes(view, hostname, timestamp);
+  } else {
+    nodes = {};
+    for (const [pid, links] of view.memberships) nodes[processNodeId(hostname, pid)] = processNode(view, links, view.containerOf?.get(pid)?.id, timestamp);
   }
   return { nodes, table_templates: { [PROC_TABLE_PREFIX]: procTableTemplate() }, metadata_templates: processMetadataTemplates() };
 }
@@ -190,6 +264,8 @@ export interface FullReportInput {
   containers?: ReadonlyMap<string, ContainerInfo>;
   /** Namespace counts over time for the Host node's sparkline, oldest first. */
   hostSamples?: readonly MetricSample[];
+  /** Process nodes kept across refreshes (the daemon's worker keeps one); default: none. */
+  processNodes?: ProcessNodeCache;
 }
 
 /** The report with the topologies asked for; a topology without its data is left out. */
@@ -206,7 +282,7 @@ export function buildFullReport(input: FullReportInput, ctx: ReportContext): Sco
     }
     report.Host = host;
   }
-  if (want.has('process') && input.process) report.Process = processTopology(input.process, ctx.hostname, ctx.now);
+  if (want.has('process') && input.process) report.Process = processTopology(input.process, ctx.hostname, ctx.now, input.processNodes);
   if (want.has('container') && input.containers && input.process) report.Container = containerTopology(input.containers, input.process.initial, ctx.now);
   // Go field order is irrelevant to the probe; Plugins last reads better.
   const { Plugins, ...topologies } = report;

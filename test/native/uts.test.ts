@@ -140,3 +140,50 @@ t.test('hostUtsHostname: pid 1, else pid 2 (kthreadd)', async (t) => {
   t.same(await hostUtsHostname(root), { ok: true, value: hostName });
   t.match(await hostUtsHostname(join(root, 'nothing')), { ok: false, code: 'ENOENT' });
 });
+
+t.test('InThreadUtsReader: setns+uname on the calling worker thread, which returns home; never the main thread', async (t) => {
+  const { InThreadUtsReader } = await import('../../src/native/uts-read.js');
+  t.throws(() => new InThreadUtsReader(), /never the main thread/);
+  const name = `scopens-inthread-${process.pid}`;
+  const pid = await utsHolder(t, name);
+  const ino = nsIno(pid, 'uts');
+  const before = mainThreadState();
+  const { Worker } = await import('node:worker_threads');
+  const { pathToFileURL } = await import('node:url');
+  const modUrl = pathToFileURL(join(import.meta.dirname, '../../dist/native/uts-read.js')).href;
+  const libcUrl = pathToFileURL(join(import.meta.dirname, '../../dist/native/libc.js')).href;
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const fs = require('node:fs');
+    (async () => {
+      const { InThreadUtsReader } = await import(${JSON.stringify(modUrl)});
+      const { sysUname } = await import(${JSON.stringify(libcUrl)});
+      const r = new InThreadUtsReader();
+      const got = await r.hostnames(workerData.targets);
+      const again = await r.hostnames(workerData.targets);
+      const u = sysUname();
+      parentPort.postMessage({ got: [...got], again: [...again], threadId: r.threadId, nodename: u.ok ? u.value.nodename : null, ino: fs.statSync('/proc/thread-self/ns/uts').ino });
+      await r.terminate();
+    })();`;
+  const targets = [
+    { ino, path: `/proc/${pid}/ns/uts` },
+    { ino: hostUtsIno, path: '/proc/self/ns/uts' },
+    { ino: ino + 1, path: `/proc/${pid}/ns/uts` }, // wrong inode: ESTALE -> null
+  ];
+  const w = new Worker(code, { eval: true, workerData: { targets }, execArgv: [] });
+  t.teardown(() => w.terminate());
+  const msg = await new Promise<{ got: [number, string | null][]; again: [number, string | null][]; threadId: number; nodename: string | null; ino: number }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  t.same(msg.got, [
+    [ino, name],
+    [hostUtsIno, hostName],
+    [ino + 1, null],
+  ]);
+  t.same(msg.again, msg.got, 'cached successes, failures read again with the same answer');
+  t.equal(msg.threadId, w.threadId, 'read on the worker thread itself');
+  t.equal(msg.nodename, hostName, 'the worker thread is back in its own UTS namespace');
+  t.equal(msg.ino, hostUtsIno);
+  t.same(mainThreadState(), before, 'the main thread never moved');
+});

@@ -11,9 +11,9 @@ import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { NS_TYPES } from '../../src/procfs/types.js';
 import { initialNamespaces, sharedLabel } from '../../src/scan/containers.js';
-import type { ScopeReport } from '../../src/scope/report.js';
+import { serialiseJson, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
-import { HOST_COUNT_METRIC, META, MetricHistory, NS_TABLE_PREFIX, PROC_TABLE_PREFIX } from '../../src/scope/topologies.js';
+import { HOST_COUNT_METRIC, META, MetricHistory, NS_TABLE_PREFIX, PROC_TABLE_PREFIX, ProcessNodeCache } from '../../src/scope/topologies.js';
 import { serialiseReport, takeSnapshot } from '../../src/server/snapshot.js';
 import { cli, killDaemon, startDaemon, tempRoot, waitFor, waitServing, type Daemon } from '../support/daemon.js';
 import { fakeContainerId, INITIAL_NS, manyProcesses, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
@@ -200,6 +200,49 @@ t.test('the schema checks every topology', async (t) => {
     const tpl = r.Container?.table_templates?.[NS_TABLE_PREFIX];
     if (tpl) tpl.columns = [];
   }, /needs columns/);
+});
+
+t.test('Process node cache: unchanged nodes reused as they were, the rest rebuilt; same report but timestamps', async (t) => {
+  const before = manyProcesses(300, { containers: true });
+  const a = path.join(tmp, 'cache-a');
+  writeFakeProcfs(a, before);
+  const cache = new ProcessNodeCache();
+  const params = { proc: a, hostname: 'c', pluginId: 'host-namespaces' };
+  const s1 = await takeSnapshot(params, { processNodes: cache });
+  t.equal(serialiseJson(s1.report), JSON.stringify(s1.report), 'serialiseJson is JSON.stringify');
+  const t1 = new Date(s1.stats.takenAt).toISOString();
+  await new Promise((r) => setTimeout(r, 5));
+  // pid 10 changes a namespace, pid 20 leaves its container (if in one), pid 30 is gone, pid 1000 is new.
+  const after = before
+    .filter((p) => p.pid !== 30)
+    .map((p) => (p.pid === 10 ? { ...p, ns: { ...p.ns, uts: 4026539999 } } : p.pid === 20 ? { ...p, cgroup: '0::/user.slice\n' } : p));
+  const newcomer = after[after.length - 1];
+  if (newcomer) after.push({ ...newcomer, pid: 1000 });
+  const b = path.join(tmp, 'cache-b');
+  writeFakeProcfs(b, after);
+  const s2 = await takeSnapshot({ ...params, proc: b }, { processNodes: cache });
+  const t2 = new Date(s2.stats.takenAt).toISOString();
+  const fresh = await takeSnapshot({ ...params, proc: b });
+  const norm = (r: ScopeReport): string => JSON.stringify(r.Process).replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'T');
+  t.equal(norm(s2.report), norm(fresh.report), 'cached and uncached Process topologies agree but for timestamps');
+  t.equal(serialiseJson(s2.report), JSON.stringify(s2.report), 'serialiseJson is JSON.stringify with cached nodes');
+  t.equal(serialiseReport(s2.report).json.toString('utf8'), JSON.stringify(s2.report));
+  const nodes = s2.report.Process?.nodes ?? {};
+  const stamps = (pid: number): string[] => [...new Set(Object.values(nodes[`c;${pid}`]?.latest ?? {}).map((e) => e.timestamp))];
+  t.same(stamps(11), [t1], 'unchanged: the timestamp of when its content was set');
+  t.same(stamps(10), [t2], 'changed namespace: rebuilt now');
+  t.same(stamps(20), [t2], 'changed container: rebuilt now');
+  t.same(stamps(1000), [t2], 'new process: built now');
+  t.notOk(nodes['c;30'], 'gone process: dropped');
+  t.equal(nodes['c;11'], s1.report.Process?.nodes['c;11'], 'the same (frozen) node object');
+  t.ok(Object.isFrozen(nodes['c;11']?.latest), 'cached nodes are frozen');
+  t.equal(nodes['c;12'], nodes['c;11'], 'alike processes built in one refresh share one node');
+  t.not(nodes['c;1000'], nodes['c;300'], 'but not with a node of an earlier refresh');
+  t.equal(JSON.stringify(nodes['c;1000']?.latest[META.container]), JSON.stringify({ ...nodes['c;300']?.latest[META.container], timestamp: t2 }));
+  // Another host identity invalidates every node.
+  const s3 = await takeSnapshot({ ...params, proc: b, hostname: 'd' }, { processNodes: cache });
+  t.equal(Object.keys(s3.report.Process?.nodes ?? {})[0]?.startsWith('d;'), true);
+  t.same([...new Set(Object.values(s3.report.Process?.nodes ?? {}).flatMap((n) => Object.values(n.latest).map((e) => e.timestamp)))], [new Date(s3.stats.takenAt).toISOString()]);
 });
 
 t.test('5,000 processes: report size and serialisation time', async (t) => {

@@ -1,0 +1,113 @@
+/**
+ * setns(CLONE_NEWUTS) + uname() + setns back, synchronously, on the CALLING thread. Only for a
+ * dedicated worker thread that runs nothing else while it reads (uts-worker.ts, or the daemon's
+ * snapshot worker via InThreadUtsReader): setns moves only the calling thread, so neither the main
+ * thread nor libuv's pool is ever touched. See native-notes/setns-uname-worker.md.
+ */
+import { isMainThread, threadId } from 'node:worker_threads';
+import { CLONE_NEWUTS, fail, fdStat, sysClose, sysOpen, sysSetns, sysUname, type NativeResult } from './libc.js';
+import type { UtsItemResult, UtsTarget } from './uts-protocol.js';
+import type { HostnameReader } from './uts.js';
+
+export type UtsHome = NativeResult<{ fd: number; ino: number }>;
+
+/** fd and inode of the UTS namespace the calling thread is in now (kept open: setns goes back to it). */
+export function openUtsHome(): UtsHome {
+  const o = sysOpen('/proc/thread-self/ns/uts');
+  if (!o.ok) return o;
+  const st = fdStat(o.value);
+  if (!st.ok) {
+    sysClose(o.value);
+    return st;
+  }
+  return { ok: true as const, value: { fd: o.value, ino: st.value.ino } };
+}
+
+function itemFail(ino: number, r: { code: string; errno: number; reason: string }): UtsItemResult {
+  return { ino, ok: false, code: r.code, errno: r.errno, reason: r.reason };
+}
+
+/**
+ * The hostname inside one UTS namespace. `fatal` is called (and must not return) when the thread
+ * cannot return to its home namespace: it must then stop serving anything.
+ */
+export function readUtsHostname(home: UtsHome, t: UtsTarget, fatal: (reason: string) => never): UtsItemResult {
+  if (!home.ok) return itemFail(t.ino, { ...home, reason: `own UTS namespace not readable: ${home.reason}` });
+  const o = sysOpen(t.path);
+  if (!o.ok) return itemFail(t.ino, o);
+  const fd = o.value;
+  try {
+    const st = fdStat(fd);
+    if (!st.ok) return itemFail(t.ino, st);
+    if (st.value.ino !== t.ino) {
+      return itemFail(t.ino, fail('ESTALE', `${t.path} is namespace ${st.value.ino}, expected ${t.ino}`, 116));
+    }
+    if (st.value.ino === home.value.ino) {
+      const u = sysUname();
+      return u.ok ? { ino: t.ino, ok: true, hostname: u.value.nodename } : itemFail(t.ino, u);
+    }
+    const s = sysSetns(fd, CLONE_NEWUTS);
+    if (!s.ok) return itemFail(t.ino, s); // EINVAL: not a UTS ns; EPERM: no CAP_SYS_ADMIN over its owner
+    const u = sysUname();
+    const back = sysSetns(home.value.fd, CLONE_NEWUTS);
+    if (!back.ok) fatal(`cannot return to own UTS namespace: ${back.reason}`);
+    return u.ok ? { ino: t.ino, ok: true, hostname: u.value.nodename } : itemFail(t.ino, u);
+  } finally {
+    sysClose(fd);
+  }
+}
+
+/**
+ * Hostnames read on the calling worker thread itself: the daemon's snapshot worker is a dedicated
+ * thread, so it needs no nested UTS worker (one isolate less, no message passing). Same interface
+ * and cache rules as UtsHostnameReader (successes cached by inode until clearCache()). Refuses to
+ * run on the main thread. If the thread cannot return home it exits (the snapshot worker is then
+ * replaced by SnapshotSource, exactly like a crashed worker).
+ */
+export class InThreadUtsReader implements HostnameReader {
+  private home: UtsHome | null = null;
+  private readonly cache = new Map<number, string>();
+
+  constructor() {
+    if (isMainThread) throw new Error('InThreadUtsReader must run on a dedicated worker thread, never the main thread');
+  }
+
+  /** This thread's id (the thread that reads the hostnames). */
+  get threadId(): number | null {
+    return threadId;
+  }
+
+  /** Hostname per namespace inode; null where it could not be read. */
+  hostnames(targets: readonly UtsTarget[]): Promise<Map<number, string | null>> {
+    const out = new Map<number, string | null>();
+    for (const t of targets) {
+      if (out.has(t.ino)) continue;
+      const c = this.cache.get(t.ino);
+      if (c !== undefined) {
+        out.set(t.ino, c);
+        continue;
+      }
+      this.home ??= openUtsHome();
+      const r = readUtsHostname(this.home, t, (reason) => {
+        // A thread left in a foreign UTS namespace must not go on: end it (in a worker, process.exit
+        // ends only this thread).
+        process.emitWarning(reason);
+        process.exit(1);
+      });
+      if (r.ok) this.cache.set(r.ino, r.hostname);
+      out.set(t.ino, r.ok ? r.hostname : null);
+    }
+    return Promise.resolve(out);
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Closes the home fd (a later read opens it again, on the calling thread). */
+  terminate(): Promise<void> {
+    if (this.home?.ok) sysClose(this.home.value.fd);
+    this.home = null;
+    return Promise.resolve();
+  }
+}
