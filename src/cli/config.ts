@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { HOSTNAME_SOURCES, hostnameSourceName, resolveHostname, type HostnameInputs } from '../scope/host.js';
 import { DEFAULT_PLUGIN_ID, PLUGIN_ID_RE } from '../scope/report.js';
-import { TOPOLOGY_NAMES, type TopologyName } from '../scope/topologies.js';
+import { PROCESS_NODES_MODES, TOPOLOGY_NAMES, type TopologyName } from '../scope/topologies.js';
 import { MAX_SOCKET_PATH_BYTES, socketPathFor } from '../server/socket.js';
 
 export const EXIT_USAGE = 64;
@@ -70,6 +70,9 @@ const topologies = z.string().transform((text, ctx): TopologyName[] => {
   return TOPOLOGY_NAMES.filter((n) => parts.includes(n));
 });
 export const DEFAULT_TOPOLOGIES = TOPOLOGY_NAMES.join(',');
+const processNodes = z.enum(PROCESS_NODES_MODES, { error: `must be one of ${PROCESS_NODES_MODES.join(', ')}` });
+export const DEFAULT_INTERVAL = '1s';
+export const DEFAULT_FULL_RESCAN = '30s';
 const logLevel = z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` });
 const logFormat = z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` });
 
@@ -90,15 +93,20 @@ export const serveSchema = z
     /** Why the host UTS namespace's hostname was not used (source 'os'), for the start-up log. */
     hostnameFallback: z.string().optional(),
     intervalMs: duration(1000, 3_600_000),
+    fullRescanMs: duration(5000, 3_600_000),
     proc: absolutePath,
     topologies,
+    processNodes,
     logLevel,
     logFormat,
   })
-  .superRefine(socketLength);
+  .superRefine(socketLength)
+  .superRefine((c, ctx) => {
+    if (c.fullRescanMs < c.intervalMs) ctx.addIssue({ code: 'custom', path: ['fullRescanMs'], message: `must not be shorter than --interval (${c.intervalMs / 1000} s)` });
+  });
 export type ServeConfig = z.output<typeof serveSchema>;
 
-export const reportSchemaCli = z.object({ proc: absolutePath, hostname, hostnameSource: z.enum(HOSTNAME_SOURCES), hostnameFallback: z.string().optional(), pluginId, topologies });
+export const reportSchemaCli = z.object({ proc: absolutePath, hostname, hostnameSource: z.enum(HOSTNAME_SOURCES), hostnameFallback: z.string().optional(), pluginId, topologies, processNodes });
 export type ReportConfig = z.output<typeof reportSchemaCli>;
 
 export const checkSchema = z
@@ -128,6 +136,8 @@ const FLAG_NAMES: Record<string, string> = {
   timeoutMs: '--timeout',
   maxAgeMs: '--max-age',
   topologies: '--topologies',
+  fullRescanMs: '--full-rescan',
+  processNodes: '--process-nodes',
   socketPath: '--plugins-root/--plugin-id',
 };
 
@@ -173,7 +183,7 @@ export type HostnameProbe = Pick<HostnameInputs, 'hostUts' | 'osHostname'>;
  * hostname (setns+uname on a short-lived worker thread).
  */
 export async function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv, probe: HostnameProbe = {}): Promise<ServeConfig | 'help'> {
-  const v = parseFlags(argv, ['plugins-root', 'plugin-id', 'hostname', 'interval', 'proc', 'topologies', 'log-level', 'log-format']);
+  const v = parseFlags(argv, ['plugins-root', 'plugin-id', 'hostname', 'interval', 'full-rescan', 'proc', 'topologies', 'process-nodes', 'log-level', 'log-format']);
   if (v === 'help') return v;
   const proc = str(v['proc']) ?? '/proc';
   const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
@@ -187,9 +197,11 @@ export async function parseServeConfig(argv: readonly string[], env: NodeJS.Proc
       hostname: host.hostname,
       hostnameSource: host.source,
       hostnameFallback: host.fallback,
-      intervalMs: str(v['interval']) ?? '5s',
+      intervalMs: str(v['interval']) ?? DEFAULT_INTERVAL,
+      fullRescanMs: str(v['full-rescan']) ?? DEFAULT_FULL_RESCAN,
       proc,
       topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES,
+      processNodes: str(v['process-nodes']) ?? 'isolated',
       logLevel: levelFromFlag ?? envStr(env, 'LOG_LEVEL') ?? 'info',
       logFormat: formatFromFlag ?? envStr(env, 'LOG_FORMAT') ?? 'auto',
     },
@@ -202,13 +214,13 @@ export async function parseServeConfig(argv: readonly string[], env: NodeJS.Proc
 }
 
 export async function parseReportConfig(argv: readonly string[], env: NodeJS.ProcessEnv, probe: HostnameProbe = {}): Promise<ReportConfig | 'help'> {
-  const v = parseFlags(argv, ['proc', 'hostname', 'plugin-id', 'topologies']);
+  const v = parseFlags(argv, ['proc', 'hostname', 'plugin-id', 'topologies', 'process-nodes']);
   if (v === 'help') return v;
   const proc = str(v['proc']) ?? '/proc';
   const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
   return validate(
     reportSchemaCli,
-    { proc, hostname: host.hostname, hostnameSource: host.source, hostnameFallback: host.fallback, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID, topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES },
+    { proc, hostname: host.hostname, hostnameSource: host.source, hostnameFallback: host.fallback, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID, topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES, processNodes: str(v['process-nodes']) ?? 'isolated' },
     { hostname: hostnameSourceName(host.source, proc) },
   );
 }

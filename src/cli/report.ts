@@ -3,7 +3,7 @@ import { reportProblems } from '../scope/schema.js';
 import { takeSnapshot } from '../server/snapshot.js';
 import { ConfigError, EXIT_USAGE, parseReportConfig } from './config.js';
 
-export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID] [--topologies LIST]
+export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID] [--topologies LIST] [--process-nodes MODE]
 
 Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdout.
   --proc DIR       procfs to scan (default /proc)
@@ -11,6 +11,8 @@ Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdou
                    host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --plugin-id ID   plugin id in the spec (default host-namespaces)
   --topologies LIST  any of host,process,container, comma-separated (default all three)
+  --process-nodes MODE  isolated (default): Process nodes only for processes in a container or
+                   with a namespace that is not the host's; all: for every process
 `;
 
 export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -28,7 +30,7 @@ export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   let snap;
   try {
-    snap = await takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies });
+    snap = await takeSnapshot({ proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies, processNodes: cfg.processNodes });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     process.stderr.write(`scope-namespaces report: cannot read ${cfg.proc}: ${code}\n`);

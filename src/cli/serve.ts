@@ -7,7 +7,8 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createReportServer } from '../server/http.js';
-import { SnapshotSource } from '../server/snapshots.js';
+import { IncrementalSource } from '../server/incremental-source.js';
+import { setMallocArenaMax } from '../native/libc.js';
 import {
   AnotherInstanceError,
   listenOnSocket,
@@ -23,6 +24,12 @@ import { createLogger } from './logging.js';
 export const EXIT_FATAL = 1;
 /** Hard deadline for a clean stop; the issue asks for under 2 s. */
 const STOP_DEADLINE_MS = 1500;
+/**
+ * Node flags `serve` is meant to run with (Dockerfile ENTRYPOINT, `npm start`, the bench): a 1 MB
+ * semi-space keeps V8's young generation from growing to 16 MB x 2 for a heap of ~15 MB; the
+ * daemon allocates little per tick, so scavenges stay cheap.
+ */
+export const SERVE_NODE_FLAGS = ['--max-semi-space-size=1'] as const;
 /** How often the daemon checks that its socket is still there (the probe rescans every 5 s). */
 const REGISTRATION_CHECK_MS = 1000;
 
@@ -35,7 +42,14 @@ Options:
   --plugin-id ID       plugin id and socket name (default host-namespaces)
   --hostname NAME      host node name (default: env SCOPE_HOSTNAME, else the hostname of
                        the host's UTS namespace via <proc>/1 or 2, else os.hostname())
-  --interval DURATION  refresh period, e.g. 500ms, 5s, 1m (default 5s, at least 1s)
+  --interval DURATION  incremental refresh period, e.g. 1s, 5s, 1m (default 1s, at least 1s):
+                       new and exited processes and their namespaces show within it
+  --full-rescan DURATION  every process's namespaces are read again within this period
+                       (default 30s, 5s .. 1h, not below --interval): what a long-lived
+                       process's own setns/unshare can leave stale, at most
+  --process-nodes MODE isolated (default): Process nodes only for processes in a container
+                       or with a namespace that is not the host's (the others are counted
+                       on the Host node); all: a node for every process (small hosts)
   --proc DIR           procfs to scan (default /proc)
   --topologies LIST    which Scope topologies to report: any of host,process,container,
                        comma-separated (default host,process,container)
@@ -57,7 +71,14 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv =
     process.stdout.write(SERVE_HELP);
     return 0;
   }
+  // One malloc arena: the daemon allocates on its main thread; helper threads' own arenas were
+  // ~5-10 MB of its resident memory (see native-notes/performance-history.md).
+  const arenas = setMallocArenaMax(1);
   const log = createLogger(cfg.logLevel, cfg.logFormat);
+  if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+    log.info(`node runs without ${SERVE_NODE_FLAGS.join(' ')}: V8's young generation may grow to ~32 MB more resident memory (the image's entrypoint and 'npm start' set it)`);
+  }
+  if (!arenas) log.debug('malloc arenas not capped (no glibc mallopt)');
   return new Daemon(cfg, log).run();
 }
 
@@ -67,7 +88,7 @@ class Daemon {
   private server: Server | null = null;
   /** Servers of earlier registrations, still finishing their connections. */
   private readonly retired = new Set<Server>();
-  private source: SnapshotSource | null = null;
+  private source: IncrementalSource | null = null;
   private stopping = false;
   private watcher: NodeJS.Timeout | null = null;
   private reregistering = false;
@@ -80,7 +101,7 @@ class Daemon {
   async run(): Promise<number> {
     const { cfg, log } = this;
     log.info(
-      { pluginId: cfg.pluginId, hostname: cfg.hostname, hostnameSource: cfg.hostnameSource, proc: cfg.proc, intervalMs: cfg.intervalMs, pluginsRoot: cfg.pluginsRoot, topologies: cfg.topologies },
+      { pluginId: cfg.pluginId, hostname: cfg.hostname, hostnameSource: cfg.hostnameSource, proc: cfg.proc, intervalMs: cfg.intervalMs, fullRescanMs: cfg.fullRescanMs, processNodes: cfg.processNodes, pluginsRoot: cfg.pluginsRoot, topologies: cfg.topologies },
       'starting',
     );
     if (cfg.hostnameFallback !== undefined) log.warn({ hostname: cfg.hostname, why: cfg.hostnameFallback }, 'host node named after os.hostname(): the host UTS namespace could not be read');
@@ -92,7 +113,12 @@ class Daemon {
     try {
       this.reg = await prepareRegistration(cfg.pluginsRoot, cfg.pluginId);
       if (this.reg.reclaimed) log.warn({ socket: this.reg.socketPath }, 'removed a stale socket nobody answered on');
-      this.source = new SnapshotSource({ params: { proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies }, intervalMs: cfg.intervalMs, log });
+      this.source = new IncrementalSource({
+        params: { proc: cfg.proc, hostname: cfg.hostname, pluginId: cfg.pluginId, topologies: cfg.topologies, processNodes: cfg.processNodes },
+        intervalMs: cfg.intervalMs,
+        fullRescanMs: cfg.fullRescanMs,
+        log,
+      });
       await this.source.start();
       if (this.stopping) return 0;
       await this.listen(this.reg);

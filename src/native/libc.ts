@@ -193,6 +193,12 @@ const PROTOTYPES: Record<string, string> = {
   recv: 'long recv(int fd, void *buf, unsigned long len, int flags)',
   gettid: 'int gettid(void)',
   readlinkat: 'long readlinkat(int dirfd, const char *path, void *buf, unsigned long size)',
+  // syscall(2) is variadic; two long arguments are passed in the same registers on x86_64 and arm64.
+  syscall: 'long syscall(long number, long a1, long a2)',
+  epoll_create1: 'int epoll_create1(int flags)',
+  mallopt: 'int mallopt(int param, int value)',
+  epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
+  epoll_wait: 'int epoll_wait(int epfd, void *events, int maxevents, int timeout)',
 };
 
 type Resolved = { fn: RawFn; koffi: typeof KoffiModule } | NativeErr;
@@ -322,6 +328,62 @@ export function sysUname(): NativeResult<Utsname> {
   UTS_FIELDS.forEach((f, i) => {
     out[f] = cField(buf, i * UTS_LEN, UTS_LEN);
   });
+  return ok(out);
+}
+
+/** glibc's M_ARENA_MAX. */
+const M_ARENA_MAX = -8;
+
+/**
+ * mallopt(M_ARENA_MAX, n): glibc gives each thread that mallocs its own arena (64 MB reserved,
+ * MBs resident); V8's and libuv's helper threads would otherwise each keep one. Returns false where
+ * it cannot be set (musl has no mallopt; glibc returns 0 on failure, not -1).
+ */
+export function setMallocArenaMax(n: number): boolean {
+  const r = callInt('mallopt', [M_ARENA_MAX, n]);
+  return r.ok && r.value === 1;
+}
+
+/** pidfd_open(2) has number 434 on every Linux architecture (new syscalls share one table). */
+const SYS_PIDFD_OPEN = 434;
+
+/**
+ * pidfd_open(pid, 0): an fd that becomes readable when the process exits. EINVAL for a pid that
+ * is a thread but not a thread-group leader, ESRCH for no such process, ENOSYS before Linux 5.3
+ * (or under a seccomp profile that denies it), EMFILE when out of fds.
+ */
+export function sysPidfdOpen(pid: number): NativeResult<number> {
+  return callInt('syscall', [SYS_PIDFD_OPEN, pid, 0], `pidfd_open ${pid}`);
+}
+
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x001;
+/** struct epoll_event is packed on x86_64 (12 bytes: u32 events, u64 data), naturally aligned elsewhere (16). */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+
+export function sysEpollCreate(): NativeResult<number> {
+  return callInt('epoll_create1', [EPOLL_CLOEXEC]);
+}
+
+/** epoll_ctl(epfd, op, fd, {events, data.u64 = data}). */
+export function sysEpollCtl(epfd: number, op: number, fd: number, events: number, data: number): NativeResult<void> {
+  const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
+  ev.writeUInt32LE(events, 0);
+  ev.writeBigUInt64LE(BigInt(data), EPOLL_DATA_OFFSET);
+  const r = callInt('epoll_ctl', [epfd, op, fd, ev]);
+  return r.ok ? ok(undefined) : r;
+}
+
+/** epoll_wait(epfd, buf, buf.length / EPOLL_EVENT_SIZE, timeoutMs): the data of each ready fd. */
+export function sysEpollWait(epfd: number, buf: Buffer, timeoutMs: number): NativeResult<number[]> {
+  const max = Math.floor(buf.length / EPOLL_EVENT_SIZE);
+  const r = callInt('epoll_wait', [epfd, buf, max, timeoutMs]);
+  if (!r.ok) return r;
+  const out: number[] = [];
+  for (let i = 0; i < r.value; i++) out.push(Number(buf.readBigUInt64LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET)));
   return ok(out);
 }
 

@@ -68,8 +68,18 @@ export class InThreadUtsReader implements HostnameReader {
   private home: UtsHome | null = null;
   private readonly cache = new Map<number, string>();
 
-  constructor() {
-    if (isMainThread) throw new Error('InThreadUtsReader must run on a dedicated worker thread, never the main thread');
+  /**
+   * `mainThread`: the daemon reads on its main thread, which is safe for the same reason (the
+   * three calls run back to back with no JS, callback or I/O of this thread in between; setns moves
+   * no other thread). Without it the main thread is refused, as a guard for library callers.
+   */
+  constructor(opts: { mainThread?: boolean } = {}) {
+    if (isMainThread && !opts.mainThread) throw new Error('InThreadUtsReader must run on a dedicated worker thread, never the main thread');
+  }
+
+  /** Forget one namespace's cached hostname (it is read again next time). */
+  forget(ino: number): void {
+    this.cache.delete(ino);
   }
 
   /** This thread's id (the thread that reads the hostnames). */

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid } from './parse.js';
 import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from './types.js';
+import { parseForks, parseKernelNumber, parseLoadavgTasks, type PidAllocState } from './pid-alloc.js';
 import { nativeAvailable, O_DIRECTORY, O_PATH, sysClose, sysOpen, sysReadlinkAt } from '../native/libc.js';
 
 /** procfs's f_type (linux/magic.h). */
@@ -20,6 +21,8 @@ const SMALL_FILE_LIMIT = 16384;
 const MOUNTINFO_LIMIT = 64 * 1024 * 1024;
 /** A cgroup file has one line per hierarchy; 64 KiB is far beyond any real one. */
 const CGROUP_LIMIT = 64 * 1024;
+/** /proc/stat has a line per CPU and an `intr` line with a count per IRQ: 1 MiB covers big hosts. */
+const STAT_LIMIT = 1024 * 1024;
 
 export type ReadProblem =
   | 'unreadable' // EACCES/EPERM: skipped the way lsns skips it
@@ -76,8 +79,13 @@ function notRegular(file: string): NodeJS.ErrnoException {
 /** Reads at most `limit` bytes of a regular file with one open/fstat/read/close. Anything else
  * (FIFO, socket, device, directory) throws with code ENOTREG before any read. */
 export function readCapped(file: string, limit: number): Buffer {
-  const buf = Buffer.allocUnsafe(limit);
-  return buf.subarray(0, readCappedInto(file, buf, true));
+  // Grown as needed: a 16 MiB cap (passwd) must not mean a 16 MiB buffer for a 2 kB file.
+  let buf = Buffer.allocUnsafe(Math.min(limit, 64 * 1024));
+  for (;;) {
+    const n = readCappedInto(file, buf, true);
+    if (n < buf.length || buf.length >= limit) return buf.subarray(0, n);
+    buf = Buffer.allocUnsafe(Math.min(limit, buf.length * 4));
+  }
 }
 
 /**
@@ -121,6 +129,10 @@ export class ProcReader {
   private readonly onIssue: IssueSink;
   /** Reused by readCgroup (one read per process per refresh; the text is copied out as a string). */
   private cgroupBuf: Buffer | null = null;
+  /** Reused by readDetails (stat, status, cmdline: one at a time, copied out as strings). */
+  private smallBuf: Buffer | null = null;
+  /** Reused by readPidAlloc. */
+  private statBuf: Buffer | null = null;
 
   /** Use readlinkat through koffi for ns links (see readNsLinksAt); off when koffi is unavailable. */
   private fastLinks: boolean;
@@ -159,6 +171,11 @@ export class ProcReader {
       else if (name.charCodeAt(0) >= 0x30 && name.charCodeAt(0) <= 0x39) this.onIssue({ pid: null, file: name, problem: 'garbage' });
     }
     return pids.sort((a, b) => a - b);
+  }
+
+  /** Whether `<root>/<pid>` exists (a zombie does, a reaped process does not). */
+  exists(pid: number): boolean {
+    return fs.existsSync(`${this.root}/${pid}`);
   }
 
   /** The namespaces of one process; links that cannot be read are skipped (as lsns does). */
@@ -251,7 +268,7 @@ export class ProcReader {
     const dir = `${this.root}/${pid}`;
     let statText: string;
     try {
-      statText = readCapped(`${dir}/stat`, SMALL_FILE_LIMIT).toString('latin1');
+      statText = this.readSmall(`${dir}/stat`, SMALL_FILE_LIMIT);
     } catch (err) {
       this.report(pid, 'stat', err);
       return null;
@@ -265,7 +282,7 @@ export class ProcReader {
     if (uid === null) return null;
     let cmdline = '';
     try {
-      cmdline = readCapped(`${dir}/cmdline`, CMDLINE_READ_LIMIT).toString('latin1');
+      cmdline = this.readSmall(`${dir}/cmdline`, CMDLINE_READ_LIMIT);
     } catch (err) {
       // A process whose cmdline vanished is gone; an unreadable one still has a comm. So does one
       // whose directory is still there (a capture that left this cmdline out, see capture/snapshot.ts).
@@ -273,6 +290,15 @@ export class ProcReader {
       if (classify(errCode(err)) === 'vanished' && !fs.existsSync(dir)) return null;
     }
     return { pid, ppid: stat.ppid, uid, comm: stat.comm, cmdline: cmdlineToCommand(cmdline), startTime: stat.startTime };
+  }
+
+  /**
+   * A small file as a byte string, through one reused buffer: the daemon reads the details of
+   * every namespace's representative each tick, and a fresh 16 KiB buffer per read is garbage.
+   */
+  private readSmall(file: string, limit: number): string {
+    const buf = (this.smallBuf ??= Buffer.allocUnsafe(SMALL_FILE_LIMIT));
+    return buf.toString('latin1', 0, readCappedInto(file, buf.subarray(0, limit), !this.procfs));
   }
 
   private readUid(pid: number, dir: string): number | null {
@@ -285,7 +311,7 @@ export class ProcReader {
       }
     }
     try {
-      const uid = parseStatusEuid(readCapped(`${dir}/status`, SMALL_FILE_LIMIT).toString('latin1'));
+      const uid = parseStatusEuid(this.readSmall(`${dir}/status`, SMALL_FILE_LIMIT));
       if (uid === null) this.onIssue({ pid, file: 'status', problem: 'garbage' });
       return uid;
     } catch (err) {
@@ -303,6 +329,25 @@ export class ProcReader {
     try {
       const buf = (this.cgroupBuf ??= Buffer.allocUnsafe(CGROUP_LIMIT));
       return buf.toString('latin1', 0, readCappedInto(`${this.root}/${pid}/cgroup`, buf, !this.procfs));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The pid allocator's counters (pid-alloc.ts), or null when any is missing or garbage (a
+   * fixture tree without them, a kernel without ns_last_pid): callers then assume pids may have
+   * been reused. /proc/stat is read whole (its `processes` line follows one line per IRQ).
+   */
+  readPidAlloc(): PidAllocState | null {
+    try {
+      const buf = (this.statBuf ??= Buffer.allocUnsafe(STAT_LIMIT));
+      const lastPid = parseKernelNumber(buf.toString('latin1', 0, readCappedInto(`${this.root}/sys/kernel/ns_last_pid`, buf, !this.procfs)));
+      const pidMax = parseKernelNumber(buf.toString('latin1', 0, readCappedInto(`${this.root}/sys/kernel/pid_max`, buf, !this.procfs)));
+      const tasks = parseLoadavgTasks(buf.toString('latin1', 0, readCappedInto(`${this.root}/loadavg`, buf, !this.procfs)));
+      const forks = parseForks(buf.toString('latin1', 0, readCappedInto(`${this.root}/stat`, buf, !this.procfs)));
+      if (lastPid === null || pidMax === null || tasks === null || forks === null) return null;
+      return { lastPid, pidMax, forks, tasks };
     } catch {
       return null;
     }

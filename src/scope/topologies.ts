@@ -36,6 +36,14 @@ import {
 
 export const TOPOLOGY_NAMES = ['host', 'process', 'container'] as const;
 export type TopologyName = (typeof TOPOLOGY_NAMES)[number];
+/**
+ * Which processes get a Process node. `isolated` (default): those with at least one namespace that
+ * is not the host's, or in a container; the others, whose eight namespaces are all the host's,
+ * are only counted on the Host node. `all`: every process (small nodes; the report then grows
+ * with the number of processes, ~9 latest entries each, which the probe decodes every second).
+ */
+export const PROCESS_NODES_MODES = ['isolated', 'all'] as const;
+export type ProcessNodesMode = (typeof PROCESS_NODES_MODES)[number];
 
 /** Prefix of the Container nodes' namespaces table (multicolumn: Type / NS / Host?). */
 export const NS_TABLE_PREFIX = 'hns-table-';
@@ -55,7 +63,9 @@ export const META = {
   pod: 'hns-pod',
   procs: 'hns-procs',
   mixed: 'hns-mixed',
+  hostOnly: 'hns-host-only',
 } as const;
+export const HOST_ONLY_LABEL = 'Processes in host namespaces only';
 export const HOST_COUNT_METRIC = 'host-namespaces-count';
 export const SHARED_LABEL = 'Shares host namespaces';
 
@@ -140,6 +150,22 @@ export interface ProcessView {
   initial: InitialNamespaces;
   /** Container of each process, when the Container topology was scanned. */
   containerOf?: ReadonlyMap<number, ContainerRef>;
+  /** A node for every process (ProcessNodesMode `all`); default: isolated processes only. */
+  all?: boolean;
+}
+
+/** In a container, or in at least one namespace known not to be the host's. */
+export function isolatedProcess(view: ProcessView, pid: number, links: readonly NsLink[]): boolean {
+  if (view.containerOf?.has(pid)) return true;
+  for (const l of links) if (isHostNs(view.initial, l.type, l.ino) === false) return true;
+  return false;
+}
+
+/** Processes that get no node in `isolated` mode: every namespace the host's, no container. */
+export function hostOnlyCount(view: ProcessView): number {
+  let n = 0;
+  for (const [pid, links] of view.memberships) if (!isolatedProcess(view, pid, links)) n++;
+  return n;
 }
 
 function processNode(view: ProcessView, links: readonly NsLink[], containerId: string | undefined, timestamp: string): ReportNode {
@@ -198,6 +224,7 @@ export class ProcessNodeCache {
     const built = new Map<string, CachedProcessNode>();
     const nodes: Record<string, ReportNode> = {};
     for (const [pid, links] of view.memberships) {
+      if (!view.all && !isolatedProcess(view, pid, links)) continue;
       const containerId = view.containerOf?.get(pid)?.id;
       let entry = old.get(pid);
       if (entry === undefined || entry.containerId !== containerId || !sameLinks(entry.links, links)) {
@@ -228,7 +255,9 @@ export function processTopology(view: ProcessView, hostname: string, now: Date, 
     nodes = cache.nodes(view, hostname, timestamp);
   } else {
     nodes = {};
-    for (const [pid, links] of view.memberships) nodes[processNodeId(hostname, pid)] = processNode(view, links, view.containerOf?.get(pid)?.id, timestamp);
+    for (const [pid, links] of view.memberships) {
+      if (view.all || isolatedProcess(view, pid, links)) nodes[processNodeId(hostname, pid)] = processNode(view, links, view.containerOf?.get(pid)?.id, timestamp);
+    }
   }
   return { nodes, table_templates: { [PROC_TABLE_PREFIX]: procTableTemplate() }, metadata_templates: processMetadataTemplates() };
 }
@@ -279,6 +308,11 @@ export function buildFullReport(input: FullReportInput, ctx: ReportContext): Sco
       const node = host.nodes[hostNodeId(ctx.hostname)];
       if (node) node.metrics = { [HOST_COUNT_METRIC]: metricOf(input.hostSamples) };
       host.metric_templates = hostMetricTemplates();
+    }
+    const node = host.nodes[hostNodeId(ctx.hostname)];
+    if (node && input.process && want.has('process')) {
+      node.latest[META.hostOnly] = { timestamp: rfc3339(ctx.now), value: String(hostOnlyCount(input.process)) };
+      host.metadata_templates = { [META.hostOnly]: meta(META.hostOnly, HOST_ONLY_LABEL, 20, 'number') };
     }
     report.Host = host;
   }

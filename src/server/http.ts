@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import type { Logger } from 'pino';
-import type { ServedSnapshot } from './snapshots.js';
+import type { ServedSnapshot } from './incremental-source.js';
 
 export const SERVER_LIMITS = {
   /** Whole headers must arrive within this. */
@@ -74,7 +74,8 @@ export function createReportServer(current: () => ServedSnapshot | null, log: Lo
         'Cache-Control': 'no-store',
         Vary: 'Accept-Encoding',
         'X-Snapshot-Seq': String(snap.seq),
-        'X-Snapshot-Time': new Date(snap.stats.takenAt).toISOString(),
+        // When a refresh last confirmed these bytes (an unchanged report is not rebuilt).
+        'X-Snapshot-Time': new Date(snap.checkedAt).toISOString(),
       };
       if (gzip) headers['Content-Encoding'] = 'gzip';
       res.writeHead(200, headers);

@@ -16,8 +16,10 @@ import { NS_TYPES } from '../procfs/types.js';
 import { Enricher } from '../scan/enrich.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
 import { serialiseJson, type ScopeReport } from '../scope/report.js';
-import { buildFullReport, MetricHistory, TOPOLOGY_NAMES, type ProcessNodeCache, type ProcessView, type TopologyName } from '../scope/topologies.js';
-import { initialNamespaces, scanContainers, type ContainerScan } from '../scan/containers.js';
+import { buildFullReport, MetricHistory, TOPOLOGY_NAMES, type ProcessNodeCache, type ProcessNodesMode, type ProcessView, type TopologyName } from '../scope/topologies.js';
+import { groupContainers, initialNamespaces, scanContainers } from '../scan/containers.js';
+import type { ContainerRef } from '../procfs/cgroup.js';
+import type { NsLink } from '../procfs/types.js';
 import { gzipSync } from 'node:zlib';
 
 export interface SnapshotParams {
@@ -26,6 +28,8 @@ export interface SnapshotParams {
   pluginId: string;
   /** Topologies to report (default all three). */
   topologies?: readonly TopologyName[];
+  /** Which processes get Process nodes (default `isolated`; see ProcessView.all). */
+  processNodes?: ProcessNodesMode;
 }
 
 export interface SnapshotDeps {
@@ -78,6 +82,21 @@ export interface Snapshot {
   stats: SnapshotStats;
 }
 
+/** What a scan (full or incremental) hands to the report: everything but the report itself. */
+export interface ScanParts {
+  /** Process rows plus persistent (NPROCS 0) rows, hostnames set, sorted by inode. */
+  rows: NamespaceRow[];
+  /** How many of `rows` are persistent (bind-mount-only) rows. */
+  persistent: number;
+  memberships: ReadonlyMap<number, readonly NsLink[]>;
+  /** Containers by pid (null when the Container topology is off). */
+  containers: { byPid: Map<number, ContainerRef>; unreadable: number } | null;
+  issues: Partial<Record<ReadProblem, number>>;
+  warnings: string[];
+  utsWorker: number | null;
+  passwd: string | null;
+}
+
 /** Throws when the procfs root itself cannot be listed. */
 export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): Promise<Snapshot> {
   const started = performance.now();
@@ -102,14 +121,28 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
     if (ownUts) await uts.terminate();
   }
   const topologies = p.topologies ?? TOPOLOGY_NAMES;
+  let containers: ScanParts['containers'] = null;
+  if (topologies.includes('container')) {
+    const c = scanContainers(reader, scan.memberships, initialNamespaces(scan.memberships));
+    containers = { byPid: c.byPid, unreadable: c.unreadable };
+  }
+  const parts: ScanParts = { rows, persistent: rows.length - scan.rows.length, memberships: scan.memberships, containers, issues, warnings, utsWorker, passwd: users.source };
+  return assembleSnapshot(p, parts, deps, started);
+}
+
+/** The report and its statistics from a scan's parts. `started`: performance.now() when the scan began. */
+export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: SnapshotDeps, started: number): Snapshot {
+  const { rows } = parts;
+  const topologies = p.topologies ?? TOPOLOGY_NAMES;
   const wantProcess = topologies.includes('process');
   const wantContainer = topologies.includes('container');
-  const initial = initialNamespaces(scan.memberships);
-  let containers: ContainerScan | null = null;
-  if (wantContainer) containers = scanContainers(reader, scan.memberships, initial);
+  const initial = initialNamespaces(parts.memberships);
+  const containers = wantContainer && parts.containers ? { ...parts.containers, containers: groupContainers(parts.containers.byPid, parts.memberships, initial) } : null;
   const now = new Date();
   const process: ProcessView | undefined =
-    wantProcess || wantContainer ? { memberships: scan.memberships, initial, ...(containers ? { containerOf: containers.byPid } : {}) } : undefined;
+    wantProcess || wantContainer
+      ? { memberships: parts.memberships, initial, all: p.processNodes === 'all', ...(containers ? { containerOf: containers.byPid } : {}) }
+      : undefined;
   const history = deps.history ?? new MetricHistory();
   const hostSamples = topologies.includes('host') ? history.add(now, rows.length) : [];
   const report = buildFullReport(
@@ -138,16 +171,16 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
       cgroupUnreadable: containers?.unreadable ?? 0,
       initialFrom: froms.size === 0 ? 'none' : froms.size === 2 ? '1+2' : froms.has(1) ? '1' : '2',
       rows: rows.length,
-      processes: scan.memberships.size,
-      persistent: rows.length - scan.rows.length,
+      processes: parts.memberships.size,
+      persistent: parts.persistent,
       hostnames: utsRows.filter((r) => r.hostname !== undefined).length,
       utsRows: utsRows.length,
-      utsWorker,
-      issues,
-      warnings,
+      utsWorker: parts.utsWorker,
+      issues: parts.issues,
+      warnings: parts.warnings,
       scanMs: performance.now() - started,
       takenAt: now.getTime(),
-      passwd: users.source,
+      passwd: parts.passwd,
     },
   };
 }

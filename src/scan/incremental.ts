@@ -1,0 +1,467 @@
+/**
+ * The daemon's scanner: the same rows as scanNamespaces (namespaces.ts), kept up to date by cheap
+ * incremental ticks instead of a full walk each refresh. A tick:
+ *
+ * 1. reads the pid allocator's counters (procfs/pid-alloc.ts), then lists /proc;
+ * 2. drops processes that are gone; reads the ns links (and cgroup) of processes it has not seen,
+ *    and of every listed pid that may have been reused since the last tick: pids in the range the
+ *    allocator handed out meanwhile, or all of them when a wrap cannot be ruled out (a full scan);
+ * 3. reads them again for a few ticks while they are young (runtimes setns/unshare right after
+ *    fork), and sweeps a slice of the others so that every process is re-verified within
+ *    `fullRescanMs` (a process may setns/unshare at any time without anything else showing it);
+ * 4. reads details (stat, owner, cmdline) of each namespace's lowest pid, every tick: exec,
+ *    setuid and reparenting change them without a fork.
+ *
+ * So between sweeps exactly one thing can be stale: the namespaces of a process older than the
+ * young window that called setns/unshare (or turned zombie) since it was last verified, at most
+ * `fullRescanMs` (and its cgroup, i.e. its container, the same). Rows otherwise equal a full scan.
+ *
+ * tick() is a generator: it yields between small units of work, so the daemon can spread a tick
+ * over many short slices of its event loop and never keep a /report request waiting.
+ */
+import { parseCgroupFile, type ContainerRef } from '../procfs/cgroup.js';
+import type { UserNames } from '../procfs/passwd.js';
+import { reuseBound, type PidAllocState } from '../procfs/pid-alloc.js';
+import type { ProcReader } from '../procfs/reader.js';
+import type { NsLink, NsType, ProcDetails } from '../procfs/types.js';
+import { commandOf, type NamespaceRow } from './namespaces.js';
+import { PidWatcher } from '../native/pid-watch.js';
+
+export interface IncrementalOptions {
+  /** Every process's links (and cgroup) are read again at least this often. */
+  fullRescanMs: number;
+  /** Read /proc/<pid>/cgroup too (for the Container topology). */
+  cgroups: boolean;
+  /** Ticks during which a new process is read again each tick. Default 3. */
+  youngTicks?: number;
+  /**
+   * Exits from pidfds (native/pid-watch.ts) instead of listing /proc every tick; null: list.
+   * Default: a watcher when pidfd_open and epoll work and the root is a real procfs.
+   */
+  watcher?: PidWatcher | null;
+}
+
+/** A reuse range wider than this is cheaper to find by listing /proc than by probing each pid. */
+const MAX_PROBED_RANGE = 2048;
+
+interface Proc {
+  /** Readable links, NS_TYPES order; empty when none could be read (left out of every row). */
+  links: NsLink[];
+  /** Container from the cgroup file; null: none; undefined: not read or unreadable. */
+  container: ContainerRef | null | undefined;
+  /** Tick in which the process was first read (again, after a possible pid reuse). */
+  bornTick: number;
+  /** performance.now() of the last read of its links. */
+  verifiedAt: number;
+}
+
+interface NsMembers {
+  type: NsType;
+  pids: Set<number>;
+  /** Lowest pid in `pids`, or -1 when it must be recomputed. */
+  min: number;
+}
+
+export interface TickStats {
+  /** Every listed pid was read (first tick, or pid reuse could not be ruled out). */
+  full: boolean;
+  /** /proc was listed (first tick, no pidfd watcher, or a possible pid wrap). */
+  listedProc: boolean;
+  why?: string;
+  listed: number;
+  /** Processes whose links were read: new, possibly reused, young, swept. */
+  read: number;
+  swept: number;
+  gone: number;
+  /** Representatives whose details were read. */
+  reps: number;
+  /** Rows, memberships or containers differ from the previous tick's. */
+  changed: boolean;
+}
+
+function sameLinks(a: readonly NsLink[], b: readonly NsLink[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]?.ino !== b[i]?.ino || a[i]?.type !== b[i]?.type) return false;
+  return true;
+}
+
+function sameRef(a: ContainerRef | null | undefined, b: ContainerRef | null | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.id === b.id && a.runtime === b.runtime && a.podUid === b.podUid;
+}
+
+function sameRow(a: NamespaceRow, b: NamespaceRow): boolean {
+  return a.ns === b.ns && a.type === b.type && a.nprocs === b.nprocs && a.pid === b.pid && a.ppid === b.ppid && a.uid === b.uid && a.command === b.command && a.user === b.user;
+}
+
+export class IncrementalScanner {
+  private readonly procs = new Map<number, Proc>();
+  private readonly byNs = new Map<number, NsMembers>();
+  /** Sorted pids of `procs` for the sweep, rebuilt when the set changed. */
+  private sweepOrder: number[] = [];
+  private sweepDirty = true;
+  private sweepCursor = 0;
+  private lastSweepAt = 0;
+  private prevAlloc: PidAllocState | null = null;
+  private tickNo = 0;
+  private rowsNow: NamespaceRow[] = [];
+  private structureChanged = true;
+  private readonly youngTicks: number;
+  private watcher: PidWatcher | null;
+  /** Why exits are found by listing /proc rather than by pidfds (null: pidfds in use). */
+  private noWatcher: string | null = null;
+  /** Exited processes still listed (zombies): checked each tick until reaped. */
+  private readonly zombies = new Set<number>();
+
+  constructor(
+    private readonly reader: ProcReader,
+    private users: UserNames,
+    private readonly opts: IncrementalOptions,
+  ) {
+    this.youngTicks = opts.youngTicks ?? 3;
+    if (opts.watcher !== undefined) {
+      this.watcher = opts.watcher;
+      if (this.watcher === null) this.noWatcher = 'pidfd watcher off';
+    } else if (!reader.procfs) {
+      this.watcher = null;
+      this.noWatcher = 'not a procfs root';
+    } else {
+      const w = PidWatcher.create();
+      this.watcher = w instanceof PidWatcher ? w : null;
+      if (!(w instanceof PidWatcher)) this.noWatcher = `pidfd_open/epoll unavailable (${w.code}: ${w.reason})`;
+    }
+  }
+
+  /** null when exits come from pidfds; else why /proc is listed every tick. */
+  get listingReason(): string | null {
+    return this.noWatcher;
+  }
+
+  /** Releases the pidfds. */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+
+  private disableWatcher(why: string): void {
+    this.watcher?.close();
+    this.watcher = null;
+    this.noWatcher = why;
+  }
+
+  /** Names for USER from now on (the daemon reloads passwd now and then). */
+  setUsers(users: UserNames): void {
+    this.users = users;
+  }
+
+  /** Rows of the last tick: process-backed namespaces, sorted by inode, like scanNamespaces. */
+  get rows(): readonly NamespaceRow[] {
+    return this.rowsNow;
+  }
+
+  /** Readable links of every listed process, ascending pid. */
+  memberships(): Map<number, NsLink[]> {
+    const out = new Map<number, NsLink[]>();
+    for (const pid of [...this.procs.keys()].sort((a, b) => a - b)) {
+      const p = this.procs.get(pid);
+      if (p && p.links.length > 0) out.set(pid, p.links);
+    }
+    return out;
+  }
+
+  /** Container of each listed process that is in one, and how many cgroup files were unreadable. */
+  containers(): { byPid: Map<number, ContainerRef>; unreadable: number } {
+    const byPid = new Map<number, ContainerRef>();
+    let unreadable = 0;
+    for (const pid of [...this.procs.keys()].sort((a, b) => a - b)) {
+      const p = this.procs.get(pid);
+      if (!p || p.links.length === 0) continue;
+      if (p.container === undefined) unreadable++;
+      else if (p.container !== null) byPid.set(pid, p.container);
+    }
+    return { byPid, unreadable };
+  }
+
+  private addMember(pid: number, link: NsLink): void {
+    let m = this.byNs.get(link.ino);
+    if (!m) {
+      m = { type: link.type, pids: new Set(), min: pid };
+      this.byNs.set(link.ino, m);
+    } else if (m.min !== -1 && pid < m.min) {
+      m.min = pid;
+    }
+    m.pids.add(pid);
+  }
+
+  private removeMember(pid: number, link: NsLink): void {
+    const m = this.byNs.get(link.ino);
+    if (!m) return;
+    m.pids.delete(pid);
+    if (m.pids.size === 0) this.byNs.delete(link.ino);
+    else if (m.min === pid) m.min = -1;
+  }
+
+  private drop(pid: number): void {
+    this.watcher?.unwatch(pid);
+    this.zombies.delete(pid);
+    const p = this.procs.get(pid);
+    if (!p) return;
+    for (const l of p.links) this.removeMember(pid, l);
+    this.procs.delete(pid);
+    this.sweepDirty = true;
+    if (p.links.length > 0) this.structureChanged = true;
+  }
+
+  /**
+   * Reads one process's links (and cgroup) and updates the index. `new`: a pid not known (young
+   * from now on, except in the first tick: those processes were there before us); `reused`: a
+   * known pid the allocator handed out again since the last tick (young again); `recheck`: a known
+   * pid read again because reuse could not be ruled out (young again if what it shows changed);
+   * `verify`: a known process read again.
+   */
+  private read(pid: number, now: number, kind: 'new' | 'reused' | 'recheck' | 'verify'): void {
+    let links = this.reader.readNsLinks(pid);
+    // Outside a real procfs (uids from status) a process with a broken stat or status is left out
+    // of every count, as scanNamespaces does; on procfs that is checked for representatives only.
+    if (links.length > 0 && !this.reader.uidFromOwner && this.reader.readDetails(pid) === null) links = [];
+    const container = this.opts.cgroups && links.length > 0 ? this.readContainer(pid) : null;
+    const old = this.procs.get(pid);
+    if (old && sameLinks(old.links, links)) {
+      old.verifiedAt = now;
+      if (kind === 'reused') old.bornTick = this.tickNo;
+      if (!sameRef(old.container, container)) {
+        old.container = container;
+        if (kind === 'recheck') old.bornTick = this.tickNo;
+        if (links.length > 0) this.structureChanged = true;
+      }
+      return;
+    }
+    if (old) for (const l of old.links) this.removeMember(pid, l);
+    else this.sweepDirty = true;
+    for (const l of links) this.addMember(pid, l);
+    const bornTick = kind === 'verify' && old ? old.bornTick : this.tickNo === 1 ? -Infinity : this.tickNo;
+    this.procs.set(pid, { links, container, bornTick, verifiedAt: now });
+    if (links.length > 0 || (old && old.links.length > 0)) this.structureChanged = true;
+  }
+
+  private readContainer(pid: number): ContainerRef | null | undefined {
+    const text = this.reader.readCgroup(pid);
+    return text === null ? undefined : parseCgroupFile(text);
+  }
+
+  /**
+   * A pid that may be a process not seen before: watched first (so an exit right after the read is
+   * still reported), then read. Threads that are not group leaders are not processes (lsns and
+   * /proc's listing skip them too).
+   */
+  private admit(pid: number, now: number, stats: TickStats): void {
+    const w = this.watcher;
+    if (!w) return;
+    const known = this.procs.has(pid);
+    const r = w.watch(pid);
+    if (r === 'no-process' || r === 'thread') {
+      if (known) {
+        this.drop(pid);
+        stats.gone++;
+      }
+      return;
+    }
+    if (r !== 'watching') {
+      // Out of fds (EMFILE) or similar: list /proc from the next tick on (exits of the processes
+      // watched so far are then found by the listing).
+      this.disableWatcher(`pidfd_open failed (${r.code}); listing /proc every tick`);
+    }
+    this.zombies.delete(pid);
+    this.read(pid, now, known ? 'reused' : 'new');
+    stats.read++;
+  }
+
+  /**
+   * One incremental tick (see the module comment). Yields between units of work; the return value
+   * says what it did. Throws only when the procfs root itself cannot be listed.
+   */
+  *tick(): Generator<void, TickStats> {
+    this.tickNo++;
+    const now = performance.now();
+    // Counters first, pids second: a pid handed out in between is then inside the next tick's
+    // reuse range (looked at once more), never outside it.
+    const alloc = this.reader.readPidAlloc();
+    const first = this.tickNo === 1;
+    const verdict = reuseBound(this.prevAlloc, alloc);
+    this.prevAlloc = alloc;
+    const stats: TickStats = { full: first, listedProc: false, listed: 0, read: 0, swept: 0, gone: 0, reps: 0, changed: false };
+    let n = 0;
+
+    // Exits reported by pidfds: gone, or zombies (still listed, in their pid and user ns only).
+    if (this.watcher) {
+      const exited = this.watcher.exited();
+      if (Array.isArray(exited)) {
+        for (const pid of exited) {
+          this.watcher.unwatch(pid);
+          if (!this.reader.exists(pid)) {
+            this.drop(pid);
+            stats.gone++;
+          } else {
+            this.read(pid, now, 'verify');
+            this.zombies.add(pid);
+          }
+        }
+      } else {
+        this.disableWatcher(`epoll_wait failed (${exited.code})`);
+      }
+    }
+    yield;
+
+    const probe = this.watcher !== null && !first && verdict.safe && verdict.to - verdict.from <= MAX_PROBED_RANGE;
+    if (probe && verdict.safe) {
+      // Every process created since the last tick has a pid in (from, to]: probe just those. A
+      // watched pid there is still its old process (its pidfd reported no exit).
+      for (let pid = verdict.from + 1; pid <= verdict.to; pid++) {
+        if (this.watcher?.has(pid)) continue;
+        this.admit(pid, now, stats);
+        if (++n % 16 === 0) yield;
+      }
+    } else {
+      stats.listedProc = true;
+      if (!first && !verdict.safe) stats.why = verdict.why;
+      // Without pidfds a possible wrap means any known pid may now be another process: read all.
+      if (!first && !verdict.safe && !this.watcher) stats.full = true;
+      const listed = this.reader.listPids();
+      stats.listed = listed.length;
+      yield;
+      const listedSet = new Set(listed);
+      for (const pid of [...this.procs.keys()]) {
+        if (!listedSet.has(pid)) {
+          this.drop(pid);
+          stats.gone++;
+        }
+      }
+      yield;
+      for (const pid of listed) {
+        const known = this.procs.has(pid);
+        if (this.watcher) {
+          // A watched pid is still its process; anything else is new (or a zombie's number reused).
+          if (known && this.watcher.has(pid)) continue;
+          this.admit(pid, now, stats);
+        } else {
+          const reused = known && (first || !verdict.safe || (pid > verdict.from && pid <= verdict.to));
+          if (known && !reused) continue;
+          this.read(pid, now, !known ? 'new' : !verdict.safe ? 'recheck' : 'reused');
+          stats.read++;
+        }
+        if (++n % 16 === 0) yield;
+      }
+    }
+
+    // Zombies until reaped (a reaped zombie's reused pid was admitted above as a new process).
+    for (const pid of [...this.zombies]) {
+      if (this.watcher?.has(pid)) {
+        this.zombies.delete(pid);
+        continue;
+      }
+      if (!this.reader.exists(pid)) {
+        this.drop(pid);
+        stats.gone++;
+      }
+    }
+
+    // Young processes again (their runtime may unshare/setns right after the fork).
+    if (!stats.full) {
+      for (const [pid, p] of this.procs) {
+        if (p.bornTick === this.tickNo || this.tickNo - p.bornTick > this.youngTicks) continue;
+        this.read(pid, now, 'verify');
+        stats.read++;
+        if (++n % 16 === 0) yield;
+      }
+    }
+
+    // Sweep: a slice in pid order, sized so the whole set is covered within fullRescanMs, plus any
+    // process not verified for that long (a tick that came late, a set that grew).
+    if (!stats.full) {
+      if (this.sweepDirty) {
+        this.sweepOrder = [...this.procs.keys()].sort((a, b) => a - b);
+        this.sweepDirty = false;
+      }
+      const elapsed = this.lastSweepAt === 0 ? 0 : now - this.lastSweepAt;
+      const quota = Math.min(this.sweepOrder.length, Math.ceil((this.sweepOrder.length * elapsed) / this.opts.fullRescanMs));
+      const order = this.sweepOrder;
+      for (let i = 0; i < quota && order.length > 0; i++) {
+        if (this.sweepCursor >= order.length) this.sweepCursor = 0;
+        const pid = order[this.sweepCursor++] as number;
+        const p = this.procs.get(pid);
+        if (!p || p.verifiedAt === now) continue;
+        this.read(pid, now, 'verify');
+        stats.swept++;
+        if (++n % 16 === 0) yield;
+      }
+      for (const [pid, p] of this.procs) {
+        if (now - p.verifiedAt < this.opts.fullRescanMs) continue;
+        this.read(pid, now, 'verify');
+        stats.swept++;
+        if (++n % 16 === 0) yield;
+      }
+    }
+    this.lastSweepAt = now;
+    stats.read += stats.swept;
+
+    // Representatives: the lowest pid of each namespace whose details can be read. One that
+    // vanished (or whose stat is garbage) is left out of every count, as in a full scan.
+    const details = new Map<number, ProcDetails | null>();
+    const rows: NamespaceRow[] = [];
+    for (const [ino, m] of [...this.byNs]) {
+      let rep: ProcDetails | null = null;
+      while (m.pids.size > 0) {
+        if (m.min === -1) {
+          let min = Infinity;
+          for (const pid of m.pids) if (pid < min) min = pid;
+          m.min = min;
+        }
+        const pid = m.min;
+        let d = details.get(pid);
+        if (d === undefined) {
+          d = this.reader.readDetails(pid);
+          details.set(pid, d);
+          stats.reps++;
+          if (stats.reps % 16 === 0) yield;
+        }
+        if (d !== null) {
+          rep = d;
+          break;
+        }
+        this.drop(pid);
+        stats.gone++;
+      }
+      if (rep === null || !this.byNs.has(ino)) continue;
+      rows.push({
+        ns: ino,
+        type: m.type,
+        path: `/proc/${rep.pid}/ns/${m.type}`,
+        nprocs: m.pids.size,
+        pid: rep.pid,
+        ppid: rep.ppid,
+        command: commandOf(rep),
+        uid: rep.uid,
+        user: this.users.name(rep.uid),
+      });
+    }
+    // A representative dropped late may have been counted in rows built before it was found gone.
+    for (const r of rows) r.nprocs = this.byNs.get(r.ns)?.pids.size ?? r.nprocs;
+    const kept = rows.filter((r) => this.byNs.has(r.ns)).sort((a, b) => a.ns - b.ns);
+    const prev = this.rowsNow;
+    const rowsChanged = kept.length !== prev.length || kept.some((r, i) => !sameRow(r, prev[i] as NamespaceRow));
+    stats.changed = rowsChanged || this.structureChanged;
+    this.structureChanged = false;
+    this.rowsNow = kept;
+    return stats;
+  }
+}
+
+/** Runs a tick to its end at once (the `report` command and tests; the daemon slices it). */
+export function runTick(scanner: IncrementalScanner): TickStats {
+  const gen = scanner.tick();
+  for (;;) {
+    const r = gen.next();
+    if (r.done) return r.value;
+  }
+}

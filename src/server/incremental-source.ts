@@ -1,0 +1,294 @@
+/**
+ * Keeps the served snapshot fresh with incremental ticks (scan/incremental.ts) on the main thread:
+ * a tick every `intervalMs`, cut into slices of at most `sliceMs` between which the event loop
+ * answers /report requests, so a request never waits for a scan. The report is rebuilt and
+ * serialised only when something it shows changed (or the namespace-count metric is due);
+ * otherwise the same bytes are served and only the check time advances.
+ *
+ * Besides the scanner's rows: namespaces only bind mounts keep alive are looked up again every
+ * PERSISTENT_EVERY_MS, and when a mount namespace appears; the hostname inside each UTS namespace
+ * is read when the namespace first appears and again every HOSTNAME_MAX_AGE_MS (read on this
+ * thread with setns+uname+setns back: native/uts-read.ts).
+ */
+import { gzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import { InThreadUtsReader } from '../native/uts-read.js';
+import { loadUserNames, passwdCandidates, type UserNames } from '../procfs/passwd.js';
+import { ProcReader, type ReadProblem } from '../procfs/reader.js';
+import { NS_TYPES } from '../procfs/types.js';
+import { utf8Bytes } from '../lsns/escape.js';
+import { Enricher } from '../scan/enrich.js';
+import { IncrementalScanner, type TickStats } from '../scan/incremental.js';
+import type { NamespaceRow } from '../scan/namespaces.js';
+import { serialiseJson } from '../scope/report.js';
+import { MetricHistory, ProcessNodeCache, TOPOLOGY_NAMES } from '../scope/topologies.js';
+import { assembleSnapshot, REPORT_GZIP_LEVEL, type ScanParts, type SnapshotParams, type SnapshotStats } from './snapshot.js';
+
+/** A report rebuilt at least this often even when unchanged: the Host node's metric needs samples. */
+export const METRIC_EVERY_MS = 15_000;
+/** Bind-mount-only namespaces are looked up again this often (and when a mount namespace appears). */
+export const PERSISTENT_EVERY_MS = 10_000;
+/** A UTS namespace's hostname is read again this often (sethostname shows no other sign). */
+export const HOSTNAME_MAX_AGE_MS = 10_000;
+/** Longest stretch of scanning between two turns of the event loop. */
+export const DEFAULT_SLICE_MS = 2;
+
+export interface ServedSnapshot {
+  seq: number;
+  body: Buffer;
+  gzip: Buffer;
+  stats: SnapshotStats;
+  /** When a tick last confirmed this snapshot is current (ms since the epoch). */
+  checkedAt: number;
+}
+
+export interface IncrementalSourceOptions {
+  params: SnapshotParams;
+  intervalMs: number;
+  fullRescanMs: number;
+  log: Logger;
+  sliceMs?: number;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class IncrementalSource {
+  private latest: ServedSnapshot | null = null;
+  private seq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  private lastWarnings = '';
+  private readonly issues: Partial<Record<ReadProblem, number>> = {};
+  private readonly reader: ProcReader;
+  private users: UserNames;
+  private usersAt = 0;
+  private readonly scanner: IncrementalScanner;
+  private readonly uts = new InThreadUtsReader({ mainThread: true });
+  /** Hostname by UTS namespace inode (null: unreadable) and when it was read. */
+  private readonly hostnames = new Map<number, { name: string | null; at: number }>();
+  private persistent: NamespaceRow[] = [];
+  private persistentAt = 0;
+  private mntSeen = '';
+  private readonly history = new MetricHistory();
+  private readonly processNodes = new ProcessNodeCache();
+  private lastSignature = '';
+  private builtAt = 0;
+  private readonly sliceMs: number;
+
+  constructor(private readonly opts: IncrementalSourceOptions) {
+    const p = opts.params;
+    this.reader = new ProcReader(p.proc, { onIssue: (i) => (this.issues[i.problem] = (this.issues[i.problem] ?? 0) + 1) });
+    this.users = loadUserNames(passwdCandidates(p.proc));
+    this.usersAt = performance.now();
+    const topologies = p.topologies ?? TOPOLOGY_NAMES;
+    this.scanner = new IncrementalScanner(this.reader, this.users, { fullRescanMs: opts.fullRescanMs, cgroups: topologies.includes('container') });
+    this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+  }
+
+  get current(): ServedSnapshot | null {
+    return this.latest;
+  }
+
+  /** Runs the first tick (a full scan) and resolves with its snapshot; rejects when it fails. */
+  async start(): Promise<ServedSnapshot> {
+    await this.tick(true);
+    const snap = this.latest;
+    if (!snap) throw new Error('no snapshot');
+    this.schedule();
+    return snap;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.running) await this.running.catch(() => {});
+    this.scanner.close();
+    await this.uts.terminate();
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.tick(false)
+        .catch((err: unknown) => {
+          if (this.stopped) return;
+          const e = err instanceof Error ? err : new Error(String(err));
+          this.opts.log.error({ code: (e as NodeJS.ErrnoException).code, keptSeq: this.latest?.seq }, `scan of ${this.opts.params.proc} failed: ${e.message}; serving the previous snapshot`);
+        })
+        .finally(() => {
+          this.running = null;
+          this.schedule();
+        });
+    }, this.opts.intervalMs);
+  }
+
+  /** Drives one scanner tick in slices; the first one (start) is run at once. */
+  private async runScannerTick(first: boolean): Promise<TickStats> {
+    const gen = this.scanner.tick();
+    for (;;) {
+      const until = performance.now() + (first ? Infinity : this.sliceMs);
+      let r = gen.next();
+      while (!r.done && performance.now() < until) r = gen.next();
+      if (r.done) return r.value;
+      await nextTurn();
+      if (this.stopped) throw new Error('stopped');
+    }
+  }
+
+  private async tick(first: boolean): Promise<void> {
+    const started = performance.now();
+    for (const k of Object.keys(this.issues)) delete this.issues[k as ReadProblem];
+    const warnings: string[] = [];
+    if (started - this.usersAt >= this.opts.fullRescanMs) {
+      // New accounts show in USER within one full-rescan period.
+      this.users = loadUserNames(passwdCandidates(this.opts.params.proc));
+      this.usersAt = started;
+      this.scanner.setUsers(this.users);
+    }
+    const stats = await this.runScannerTick(first);
+    const scanMs = performance.now() - started;
+    const rows = this.scanner.rows.map((r) => ({ ...r }));
+    this.refreshPersistent(rows, warnings, started);
+    await nextTurn();
+    const persistent = this.persistent.filter((p) => !rows.some((r) => r.ns === p.ns));
+    const all = [...rows, ...persistent].sort((a, b) => a.ns - b.ns);
+    await this.readHostnames(all, warnings, started);
+    const signature = all.map((r) => `${r.ns}:${r.hostname ?? ''}`).join(',');
+    const changed = first || stats.changed || signature !== this.lastSignature;
+    const now = Date.now();
+    if (!changed && this.latest && performance.now() - this.builtAt < METRIC_EVERY_MS) {
+      this.latest.checkedAt = now;
+      this.logTick(stats, scanMs, null);
+      return;
+    }
+    this.lastSignature = signature;
+    const memberships = this.scanner.memberships();
+    const topologies = this.opts.params.topologies ?? TOPOLOGY_NAMES;
+    const parts: ScanParts = {
+      rows: all,
+      persistent: persistent.length,
+      memberships,
+      containers: topologies.includes('container') ? this.scanner.containers() : null,
+      issues: { ...this.issues },
+      warnings,
+      utsWorker: this.uts.threadId,
+      passwd: this.users.source,
+    };
+    const snap = assembleSnapshot(this.opts.params, parts, { history: this.history, processNodes: this.processNodes }, started);
+    await nextTurn();
+    const t0 = performance.now();
+    const body = Buffer.from(serialiseJson(snap.report), 'utf8');
+    const serialiseMs = performance.now() - t0;
+    // On this thread: a few ms for a report of a few hundred kB, and libuv's pool would give
+    // each of its threads a malloc arena of its own (tens of MB of RSS for one gzip a second).
+    const zipped = gzipSync(body, { level: REPORT_GZIP_LEVEL });
+    this.builtAt = performance.now();
+    const served: ServedSnapshot = { seq: ++this.seq, body, gzip: zipped, stats: snap.stats, checkedAt: Date.now() };
+    this.latest = served;
+    this.logTick(stats, scanMs, { served, serialiseMs, first });
+  }
+
+  /** Bind-mount-only namespaces: again when due or when a new mount namespace showed up. */
+  private refreshPersistent(rows: readonly NamespaceRow[], warnings: string[], now: number): void {
+    const mnt = rows
+      .filter((r) => r.type === 'mnt')
+      .map((r) => r.ns)
+      .join(',');
+    if (mnt === this.mntSeen && now - this.persistentAt < PERSISTENT_EVERY_MS) return;
+    this.mntSeen = mnt;
+    this.persistentAt = now;
+    const enricher = new Enricher(this.reader, this.users, { nsfs: false, relations: false, netnsid: false, hostname: false }, (m) => warnings.push(m));
+    this.persistent = enricher.persistentRows(rows, NS_TYPES);
+    this.persistentAccess = new Map(this.persistent.map((p) => [p.ns, enricher.accessPath(p)]));
+  }
+
+  private persistentAccess = new Map<number, string | null>();
+
+  /** Hostnames of new UTS namespaces, and of the others once they are HOSTNAME_MAX_AGE_MS old. */
+  private async readHostnames(rows: NamespaceRow[], warnings: string[], now: number): Promise<void> {
+    const targets: Array<{ ino: number; path: string }> = [];
+    const live = new Set<number>();
+    for (const r of rows) {
+      if (r.type !== 'uts') continue;
+      live.add(r.ns);
+      const known = this.hostnames.get(r.ns);
+      if (known !== undefined && now - known.at < HOSTNAME_MAX_AGE_MS) continue;
+      const path = r.pid !== null ? this.reader.resolve(String(r.pid), 'ns', 'uts') : (this.persistentAccess.get(r.ns) ?? null);
+      if (path === null) continue;
+      this.uts.forget(r.ns);
+      targets.push({ ino: r.ns, path });
+    }
+    // Inodes of dead namespaces are reused: forget them.
+    for (const ino of [...this.hostnames.keys()]) if (!live.has(ino)) this.hostnames.delete(ino);
+    if (targets.length > 0) {
+      try {
+        const names = await this.uts.hostnames(targets);
+        for (const t of targets) this.hostnames.set(t.ino, { name: names.get(t.ino) ?? null, at: now });
+      } catch (err) {
+        warnings.push(`UTS hostnames could not be read: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    let failed = 0;
+    for (const r of rows) {
+      if (r.type !== 'uts') continue;
+      const name = this.hostnames.get(r.ns)?.name;
+      if (name !== undefined && name !== null) r.hostname = utf8Bytes(name);
+      else failed++;
+    }
+    if (failed > 0) warnings.push(`hostnames of ${failed} UTS namespace(s) could not be read (setns needs CAP_SYS_ADMIN); their Hostname cells stay empty`);
+  }
+
+  private logTick(stats: TickStats, scanMs: number, built: { served: ServedSnapshot; serialiseMs: number; first: boolean } | null): void {
+    const { log } = this.opts;
+    const fields = {
+      full: stats.full,
+      listedProc: stats.listedProc,
+      ...(stats.why ? { why: stats.why } : {}),
+      listed: stats.listed,
+      read: stats.read,
+      swept: stats.swept,
+      gone: stats.gone,
+      reps: stats.reps,
+      scanMs: Math.round(scanMs * 10) / 10,
+    };
+    if (!built) {
+      log.trace(fields, 'tick: unchanged');
+      return;
+    }
+    const { served, serialiseMs } = built;
+    const s = served.stats;
+    const all = {
+      ...fields,
+      seq: served.seq,
+      rows: s.rows,
+      processes: s.processes,
+      serialiseMs: Math.round(serialiseMs * 10) / 10,
+      bytes: served.body.length,
+      gzipBytes: served.gzip.length,
+      persistent: s.persistent,
+      nodes: s.nodes,
+      containers: s.containers,
+      containerized: s.containerized,
+      initialFrom: s.initialFrom,
+      hostnames: `${s.hostnames}/${s.utsRows}`,
+      issues: s.issues,
+    };
+    const warnings = s.warnings.join('\n');
+    if (warnings !== this.lastWarnings) {
+      for (const w of s.warnings) log.warn({ seq: served.seq }, w);
+      this.lastWarnings = warnings;
+    }
+    if (built.first) {
+      const listing = this.scanner.listingReason;
+      log.info({ ...all, passwd: s.passwd, exits: listing === null ? 'pidfd' : `listing /proc (${listing})` }, 'first snapshot ready');
+      if (s.rows === 0) log.warn({ proc: this.opts.params.proc }, 'the first scan found no namespaces; is --proc a procfs with processes?');
+    } else if (stats.full && stats.why) {
+      log.debug(all, 'snapshot refreshed (full scan)');
+    } else {
+      log.debug(all, 'snapshot refreshed');
+    }
+  }
+}
