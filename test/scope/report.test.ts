@@ -30,19 +30,19 @@ t.test('the report has the seed shape', async (t) => {
   t.ok(node);
   t.same(Object.keys(node ?? {}), ['latest'], 'no id or topology on the node');
   t.same(report.Host.table_templates, {
-    'host-namespaces-table-': {
-      id: 'host-namespaces-table-',
+    'hnt-': {
+      id: 'hnt-',
       label: 'Host Namespaces',
-      prefix: 'host-namespaces-table-',
+      prefix: 'hnt-',
       type: 'multicolumn-table',
       columns: [
-        { id: 'host-namespaces-ns', label: 'NS', dataType: 'number' },
-        { id: 'host-namespaces-type', label: 'Type', dataType: '' },
-        { id: 'host-namespaces-nprocs', label: '# Procs', dataType: 'number' },
-        { id: 'host-namespaces-pid', label: 'Pid', dataType: 'number' },
-        { id: 'host-namespaces-user', label: 'User', dataType: '' },
-        { id: 'host-namespaces-command', label: 'Command', dataType: '' },
-        { id: 'host-namespaces-hostname', label: 'Hostname', dataType: '' },
+        { id: 'ns', label: 'NS', dataType: 'number' },
+        { id: 'type', label: 'Type', dataType: '' },
+        { id: 'nprocs', label: '# Procs', dataType: 'number' },
+        { id: 'pid', label: 'Pid', dataType: 'number' },
+        { id: 'user', label: 'User', dataType: '' },
+        { id: 'command', label: 'Command', dataType: '' },
+        { id: 'hostname', label: 'Hostname', dataType: '' },
       ],
     },
   });
@@ -53,7 +53,7 @@ t.test('the report has the seed shape', async (t) => {
   t.ok(spec?.description);
   t.same(spec?.interfaces, ['reporter']);
   t.equal(spec?.api_version, '1');
-  const entry = node?.latest[`${TABLE_PREFIX}4026532204___host-namespaces-ns`];
+  const entry = node?.latest[`${TABLE_PREFIX}4026532204___ns`];
   t.same(entry, { timestamp: '2026-01-02T03:04:05.678Z', value: '4026532204' });
   t.equal(Object.keys(node?.latest ?? {}).length, rows.length * 6, 'six cells a row: no hostname was read from a fake tree, so no Hostname cell');
   for (const e of Object.values(node?.latest ?? {})) t.type(e.value, 'string');
@@ -101,14 +101,14 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
   t.same(table.get('4026532999'), { ns: '4026532999', type: 'uts', nprocs: '0', pid: '', user: '', command: '', hostname: 'pinned' });
   t.same(table.get('4026533000'), { ns: '4026533000', type: 'uts', nprocs: '0', pid: '', user: '', command: '' }, 'unknown hostname: no cell at all');
   const keys = Object.keys(r.Host.nodes['node-a;<host>']?.latest ?? {});
-  t.equal(keys.filter((k) => k.endsWith('___host-namespaces-hostname')).length, 3);
+  t.equal(keys.filter((k) => k.endsWith('___hostname')).length, 3);
   t.equal(keys.length, (rows.length + 2) * 6 + 3);
 
   // A Hostname cell is only valid because the template declares the column.
   const undeclared = JSON.parse(JSON.stringify(r)) as ScopeReport;
   const tpl = undeclared.Host.table_templates[TABLE_PREFIX];
-  if (tpl) tpl.columns = tpl.columns.filter((c) => c.id !== 'host-namespaces-hostname');
-  t.match(reportProblems(undeclared, 'host-namespaces').map((p) => p.message).join('\n'), /undeclared column 'host-namespaces-hostname'/);
+  if (tpl) tpl.columns = tpl.columns.filter((c) => c.id !== 'hostname');
+  t.match(reportProblems(undeclared, 'host-namespaces').map((p) => p.message).join('\n'), /undeclared column 'hostname'/);
 });
 
 t.test('the schema accepts our report and an empty one', async (t) => {
@@ -146,7 +146,7 @@ t.test('the schema encodes the probe rules', async (t) => {
     latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: 5 };
   }, /string/);
   bad('cell key without ___', (r) => {
-    latest(r)[`${TABLE_PREFIX}4026531840-host-namespaces-ns`] = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
+    latest(r)[`${TABLE_PREFIX}4026531840-ns`] = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
   }, /___/);
   bad('empty columns of a multicolumn table', (r) => {
     const tpl = r.Host.table_templates[TABLE_PREFIX];

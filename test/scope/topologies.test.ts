@@ -102,7 +102,7 @@ t.test('process, container and host topologies from one scan', async (t) => {
 
   // Host node: the seed's table plus the namespace-count metric.
   const hostNode = r.Host?.nodes['node-a;<host>'];
-  t.ok(Object.keys(hostNode?.latest ?? {}).every((k) => k.startsWith('host-namespaces-table-')), 'host latest = the seed table only');
+  t.ok(Object.keys(hostNode?.latest ?? {}).every((k) => k.startsWith('hnt-')), 'host latest = the seed table only');
   const m = hostNode?.metrics?.[HOST_COUNT_METRIC];
   t.equal(m?.samples.length, 1);
   t.equal(m?.samples[0]?.value, snap.stats.rows);

@@ -1,0 +1,125 @@
+/**
+ * The incremental scanner on the live /proc with pidfds (the daemon's mode), against what the
+ * kernel says about the test's own processes: start, exec, setuid, unshare without exec (seen
+ * after the sweep), reparenting, exit. Only the test's own namespaces are compared: other
+ * processes of the machine come and go meanwhile.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import t from 'tap';
+import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
+import { ProcReader } from '../../src/procfs/reader.js';
+import { IncrementalScanner, runTick } from '../../src/scan/incremental.js';
+import type { NamespaceRow } from '../../src/scan/namespaces.js';
+
+const why = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/bin/unshare') ? 'needs unshare' : null;
+if (why) t.plan(0, why);
+
+/** A python3 process that obeys lines on stdin: unshare, setuid, fork, exec, exit. */
+const CONTROLLER = String.raw`
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+print("ready", flush=True)
+for line in sys.stdin:
+    cmd = line.split()
+    if not cmd: continue
+    if cmd[0] == "unshare-uts":
+        if libc.unshare(0x04000000) != 0: print("error", ctypes.get_errno(), flush=True); continue
+    elif cmd[0] == "setuid": os.setuid(int(cmd[1]))
+    elif cmd[0] == "fork":
+        if os.fork() == 0:
+            os.setsid(); os.execvp("sleep", ["sleep", "300"])
+    elif cmd[0] == "exec": os.execvp(cmd[1], cmd[1:])
+    elif cmd[0] == "exit": os._exit(0)
+    print("ok", flush=True)
+`;
+
+const users = loadUserNames(passwdCandidates('/proc'));
+const scanner = (fullRescanMs: number): IncrementalScanner => new IncrementalScanner(new ProcReader('/proc'), users, { fullRescanMs, cgroups: false });
+
+function ino(pid: number, type: string): number {
+  return Number(/\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${pid}/ns/${type}`))?.[1]);
+}
+
+function ppidOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+function commandOf(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0$/, '').replaceAll('\0', ' ');
+}
+
+const rowOf = (s: IncrementalScanner, ns: number): NamespaceRow | undefined => s.rows.find((r) => r.ns === ns);
+
+async function send(child: ChildProcess, line: string, expect = 'ok'): Promise<void> {
+  const out = child.stdout;
+  if (!out) throw new Error('no stdout');
+  const got = new Promise<string>((resolve) => out.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  child.stdin?.write(`${line}\n`);
+  const reply = await got;
+  if (!reply.startsWith(expect)) throw new Error(`controller said ${reply} to ${line}`);
+}
+
+t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async (t) => {
+  const child = spawn('unshare', ['--ipc', 'python3', '-c', CONTROLLER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const extra: number[] = [];
+  t.teardown(() => {
+    for (const pid of [child.pid, ...extra]) {
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+  const pid = child.pid as number;
+  const ipc = ino(pid, 'ipc');
+  const fast = scanner(3_600_000);
+  const swept = scanner(5_000);
+  runTick(fast);
+  runTick(swept);
+  t.match(rowOf(fast, ipc), { pid, nprocs: 1, ppid: ppidOf(pid), command: commandOf(pid), uid: 0 }, 'present from the first tick');
+
+  // Old enough that it is no longer re-read as young.
+  for (let i = 0; i < 5; i++) runTick(fast);
+
+  await send(child, 'unshare-uts');
+  const uts = ino(pid, 'uts');
+  runTick(fast);
+  t.notOk(rowOf(fast, uts), 'its own unshare is not seen before the sweep (the documented bound)');
+  await new Promise((r) => setTimeout(r, 5_100));
+  runTick(swept);
+  t.match(rowOf(swept, uts), { pid, nprocs: 1 }, 'seen once the sweep has re-read it');
+
+  await send(child, 'setuid 65534');
+  runTick(fast);
+  t.match(rowOf(fast, ipc), { pid, uid: 65534 }, 'setuid is seen by the next tick');
+
+  await send(child, 'fork');
+  runTick(fast);
+  t.match(rowOf(fast, ipc), { pid, nprocs: 2 }, 'a new process in the namespace is counted');
+  const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).map(Number);
+  const kid = kids[0] as number;
+  extra.push(kid);
+
+  child.stdin?.write('exec python3 -c import\\ time;time.sleep(300) renamed\n');
+  // Wait for the exec to show in the kernel's cmdline (the controller says nothing after exec).
+  for (let i = 0; i < 100 && !commandOf(pid).includes('renamed'); i++) await new Promise((r) => setTimeout(r, 20));
+  runTick(fast);
+  t.equal(rowOf(fast, ipc)?.command, commandOf(pid), 'exec is seen by the next tick');
+
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+  runTick(fast);
+  t.match(rowOf(fast, ipc), { pid: kid, nprocs: 1, ppid: ppidOf(kid) }, 'the child represents the namespace after its parent exited, reparented');
+
+  process.kill(kid, 'SIGKILL');
+  for (let i = 0; i < 200 && fs.existsSync(`/proc/${kid}`); i++) await new Promise((r) => setTimeout(r, 20));
+  runTick(fast);
+  t.notOk(rowOf(fast, ipc), 'the namespace is gone with its last process');
+  fast.close();
+  swept.close();
+});
