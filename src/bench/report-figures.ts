@@ -4,7 +4,7 @@
  * (~80-100 ms per MB of JSON). Both estimates below scale those measured figures; they are not
  * measurements of a probe.
  */
-import { CELL_SEPARATOR, TABLE_PREFIX } from '../scope/report.js';
+import { CELL_SEPARATOR, TABLE_PREFIX, cellKey } from '../scope/report.js';
 
 export const PROBE_US_PER_LATEST_ENTRY = 6;
 export const PROBE_MS_PER_MB = 90;
@@ -35,10 +35,26 @@ export function probeCostFromBytes(bytes: number, pollsPerSec = 1): number {
 }
 
 /**
- * Whether the Host table of a report (its JSON text) has a row for namespace `ino`: the row id is
- * the inode, and only the Host table's cells carry TABLE_PREFIX, so a key `"<prefix><ino>___` is
- * exactly such a row. A text search keeps 10 polls a second of a multi-MB report cheap.
+ * The Pid cell of the Host table's row for namespace `ino` in a report's JSON text: undefined when
+ * there is no such row, null when the row has no (or an empty) Pid cell. The row id is the inode
+ * and only the Host table's cells carry TABLE_PREFIX, so a key `"<prefix><ino>___` is exactly such
+ * a row; the cell's value is the small object after its key. A text search keeps 10 polls a second
+ * of a multi-MB report cheap. The pid tells our namespace from a later one given the same inode
+ * (the kernel reuses freed namespace inode numbers at once).
  */
-export function hostTableHasNamespace(json: string, ino: number): boolean {
-  return json.includes(`"${TABLE_PREFIX}${ino}${CELL_SEPARATOR}`);
+export function hostTableRowPid(json: string, ino: number): number | null | undefined {
+  if (!json.includes(`"${TABLE_PREFIX}${ino}${CELL_SEPARATOR}`)) return undefined;
+  const key = `"${cellKey(String(ino), 'pid')}":`;
+  const at = json.indexOf(key);
+  if (at < 0) return null;
+  const open = json.indexOf('{', at + key.length);
+  const close = json.indexOf('}', open);
+  if (open < 0 || close < 0) return null;
+  try {
+    const cell = JSON.parse(json.slice(open, close + 1)) as { value?: unknown };
+    const pid = typeof cell.value === 'string' && /^\d+$/.test(cell.value) ? Number(cell.value) : null;
+    return pid;
+  } catch {
+    return null;
+  }
 }

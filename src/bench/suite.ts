@@ -175,10 +175,10 @@ function render(r: Results): string {
   if (f) {
     const per = (xs: Array<number | null>): string => xs.map((x) => (x === null ? 'timeout' : String(x))).join(', ');
     rows.push(
-      ['freshness appear median', fmt(f.appearMedianMs, ' ms'), '', '', `${f.trials} trials, polled every ${f.pollMs} ms: ${per(f.appearMs)}`],
+      ['freshness appear median', fmt(f.appearMedianMs, ' ms'), '', '', `${f.trials} trials, polled every ${f.pollMs} ms: ${per(f.appearMs)}; inode reused by another namespace: ${f.reusedInodes}x`],
       ['freshness appear max', fmt(f.appearMaxMs, ' ms'), '<= 1,500 ms', v('freshnessAppearMaxMs'), 'from spawn of unshare --uts --ipc sleep to the first answer with its row'],
       ['freshness disappear median', fmt(f.disappearMedianMs, ' ms'), '', '', per(f.disappearMs)],
-      ['freshness disappear max', fmt(f.disappearMaxMs, ' ms'), '<= 1,500 ms', v('freshnessDisappearMaxMs'), 'from SIGKILL to the first answer without its row'],
+      ['freshness disappear max', fmt(f.disappearMaxMs, ' ms'), '<= 1,500 ms', v('freshnessDisappearMaxMs'), `from SIGKILL to the first answer without its row (a timeout counts as ${f.timeoutMs} ms)`],
     );
   }
   if (list) {

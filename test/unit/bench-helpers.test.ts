@@ -1,7 +1,7 @@
 /** The bench's pure helpers on hand-made inputs (the bench itself is not part of `npm test`). */
 import t from 'tap';
 import { parseNsLink, parseStatCpuTicks, parseStatusKb } from '../../src/bench/proc-sample.js';
-import { countLatestEntries, hostTableHasNamespace, probeCostFromBytes, probeCostFromEntries } from '../../src/bench/report-figures.js';
+import { countLatestEntries, hostTableRowPid, probeCostFromBytes, probeCostFromEntries } from '../../src/bench/report-figures.js';
 import { parseArgs } from '../../src/bench/suite.js';
 import { median, p99, quantile } from '../../src/bench/stats.js';
 
@@ -44,13 +44,19 @@ t.test('countLatestEntries counts every latest entry of every node of every topo
   t.equal(countLatestEntries({ Host: { nodes: [] } }), 0, 'nodes not an object');
 });
 
-t.test('hostTableHasNamespace finds a Host table row by its inode only', async (t) => {
+t.test('hostTableRowPid reads the Pid cell of a Host table row found by its inode', async (t) => {
   const json =
-    '{"Host":{"nodes":{"h;<host>":{"latest":{"host-namespaces-table-4026531838___host-namespaces-type":{"value":"uts"}}}}},' +
+    '{"Host":{"nodes":{"h;<host>":{"latest":{' +
+    '"host-namespaces-table-4026531838___host-namespaces-type":{"timestamp":"2026-11-30T00:00:00Z","value":"uts"},' +
+    '"host-namespaces-table-4026531838___host-namespaces-pid":{"value":"4321","timestamp":"2026-11-30T00:00:00Z"},' +
+    '"host-namespaces-table-4026532000___host-namespaces-pid":{"timestamp":"2026-11-30T00:00:00Z","value":""},' +
+    '"host-namespaces-table-4026532001___host-namespaces-type":{"timestamp":"2026-11-30T00:00:00Z","value":"net"}}}}},' +
     '"Process":{"nodes":{"h;9":{"latest":{"hns-ns-ipc":{"value":"4026532999 (host)"}}}}}}';
-  t.equal(hostTableHasNamespace(json, 4026531838), true);
-  t.equal(hostTableHasNamespace(json, 402653183), false, 'a prefix of the inode is not the row');
-  t.equal(hostTableHasNamespace(json, 4026532999), false, 'a Process table value is not a Host row');
+  t.equal(hostTableRowPid(json, 4026531838), 4321);
+  t.equal(hostTableRowPid(json, 4026532000), null, 'empty Pid cell (no process)');
+  t.equal(hostTableRowPid(json, 4026532001), null, 'row without a Pid cell');
+  t.equal(hostTableRowPid(json, 402653183), undefined, 'a prefix of the inode is not the row');
+  t.equal(hostTableRowPid(json, 4026532999), undefined, 'a Process table value is not a Host row');
 });
 
 t.test('probe cost estimates scale the measured 6 us per entry and 90 ms per MB', async (t) => {
