@@ -1,7 +1,7 @@
 /**
- * Extra processes for benchmarks: N sleepers, every `nsEvery`-th in new uts+ipc namespaces, all
- * killed by pid on cleanup. Each sleeper also dies by itself after `lifetimeSec`, so a crashed
- * benchmark cannot leave thousands of processes behind for long.
+ * Extra processes for benchmarks: N sleepers, every `nsEvery`-th in new net+uts namespaces (issue
+ * 12's scenario), all killed by pid on cleanup. Each sleeper also dies by itself after
+ * `lifetimeSec`, so a crashed benchmark cannot leave thousands of processes behind for long.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,8 +13,21 @@ export interface Sleepers {
 
 export const MAX_SLEEPERS = 20000;
 
-function waitForNs(pid: number, deadline: number): void {
-  // unshare has entered its namespaces once it has exec'd sleep.
+/** SIGKILL, by pid, every child that has not exited yet. */
+export function killChildren(children: readonly ChildProcess[]): void {
+  for (const c of children) {
+    if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+/** Waits (blocking, up to `deadline`) until `unshare ... sleep` has exec'd sleep: its namespaces exist then. */
+export function waitForNs(pid: number, deadline: number): void {
   while (Date.now() < deadline) {
     try {
       if (fs.readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('sleep')) return;
@@ -25,25 +38,15 @@ function waitForNs(pid: number, deadline: number): void {
   }
 }
 
-export async function spawnSleepers(n: number, nsEvery = 50, lifetimeSec = 900): Promise<Sleepers> {
+export async function spawnSleepers(n: number, nsEvery = 50, lifetimeSec = 900, nsFlags: readonly string[] = ['--net', '--uts']): Promise<Sleepers> {
   if (!Number.isInteger(n) || n < 0 || n > MAX_SLEEPERS) throw new Error(`sleeper count must be 0..${MAX_SLEEPERS}, got ${n}`);
   const children: ChildProcess[] = [];
-  const cleanup = (): void => {
-    for (const c of children) {
-      if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }
-  };
+  const cleanup = (): void => killChildren(children);
   process.once('exit', cleanup);
   for (let i = 0; i < n; i++) {
     const inNs = nsEvery > 0 && i % nsEvery === 0;
     const child = inNs
-      ? spawn('unshare', ['--uts', '--ipc', 'sleep', String(lifetimeSec)], { stdio: 'ignore' })
+      ? spawn('unshare', [...nsFlags, 'sleep', String(lifetimeSec)], { stdio: 'ignore' })
       : spawn('sleep', [String(lifetimeSec)], { stdio: 'ignore' });
     child.on('error', () => {});
     children.push(child);

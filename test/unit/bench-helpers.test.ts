@@ -1,0 +1,78 @@
+/** The bench's pure helpers on hand-made inputs (the bench itself is not part of `npm test`). */
+import t from 'tap';
+import { parseNsLink, parseStatCpuTicks, parseStatusKb } from '../../src/bench/proc-sample.js';
+import { countLatestEntries, hostTableRowPid, probeCostFromBytes, probeCostFromEntries } from '../../src/bench/report-figures.js';
+import { parseArgs } from '../../src/bench/suite.js';
+import { median, p99, quantile } from '../../src/bench/stats.js';
+
+t.test('quantiles interpolate between order statistics', async (t) => {
+  t.equal(median([4, 1, 3, 2]), 2.5);
+  t.equal(median([7]), 7);
+  t.ok(Number.isNaN(median([])));
+  t.equal(p99(Array.from({ length: 100 }, (_, i) => i + 1)), 99.01);
+  t.equal(quantile([10, 20], 1), 20);
+});
+
+t.test('parseStatCpuTicks: utime+stime, counted from the last ")"', async (t) => {
+  // Fields 3.. : state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) ...
+  const line = '1234 (we) ird x) S 1 1234 1234 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 1 0 100 1000 50\n';
+  t.equal(parseStatCpuTicks(line), 22);
+  t.ok(Number.isNaN(parseStatCpuTicks('1234 (sleep) S 1 1234')), 'truncated line');
+  t.ok(Number.isNaN(parseStatCpuTicks('garbage')), 'no comm');
+});
+
+t.test('parseStatusKb and parseNsLink', async (t) => {
+  const status = 'Name:\tnode\nVmHWM:\t   99620 kB\nVmRSS:\t   81234 kB\nThreads:\t11\n';
+  t.equal(parseStatusKb(status, 'VmRSS'), 81234);
+  t.equal(parseStatusKb(status, 'VmHWM'), 99620);
+  t.ok(Number.isNaN(parseStatusKb(status, 'VmSwap')));
+  t.equal(parseNsLink('uts:[4026532201]'), 4026532201);
+  t.equal(parseNsLink('pid_for_children:[4026531836]'), 4026531836);
+  t.ok(Number.isNaN(parseNsLink('uts:4026532201')));
+});
+
+t.test('countLatestEntries counts every latest entry of every node of every topology', async (t) => {
+  const e = { timestamp: '2026-11-30T00:00:00Z', value: 'x' };
+  const report = {
+    Host: { nodes: { 'h;<host>': { latest: { a: e, b: e, c: e } } }, table_templates: {} },
+    Process: { nodes: { 'h;1': { latest: { a: e, b: e } }, 'h;2': { latest: { a: e } }, 'h;3': {} } },
+    Container: { nodes: {} },
+    Plugins: [{ id: 'p', latest: { a: e } }],
+  };
+  t.equal(countLatestEntries(report), 6);
+  t.equal(countLatestEntries(null), 0);
+  t.equal(countLatestEntries({ Host: { nodes: [] } }), 0, 'nodes not an object');
+});
+
+t.test('hostTableRowPid reads the Pid cell of a Host table row found by its inode', async (t) => {
+  const json =
+    '{"Host":{"nodes":{"h;<host>":{"latest":{' +
+    '"host-namespaces-table-4026531838___host-namespaces-type":{"timestamp":"2026-11-30T00:00:00Z","value":"uts"},' +
+    '"host-namespaces-table-4026531838___host-namespaces-pid":{"value":"4321","timestamp":"2026-11-30T00:00:00Z"},' +
+    '"host-namespaces-table-4026532000___host-namespaces-pid":{"timestamp":"2026-11-30T00:00:00Z","value":""},' +
+    '"host-namespaces-table-4026532001___host-namespaces-type":{"timestamp":"2026-11-30T00:00:00Z","value":"net"}}}}},' +
+    '"Process":{"nodes":{"h;9":{"latest":{"hns-ns-ipc":{"value":"4026532999 (host)"}}}}}}';
+  t.equal(hostTableRowPid(json, 4026531838), 4321);
+  t.equal(hostTableRowPid(json, 4026532000), null, 'empty Pid cell (no process)');
+  t.equal(hostTableRowPid(json, 4026532001), null, 'row without a Pid cell');
+  t.equal(hostTableRowPid(json, 402653183), undefined, 'a prefix of the inode is not the row');
+  t.equal(hostTableRowPid(json, 4026532999), undefined, 'a Process table value is not a Host row');
+});
+
+t.test('probe cost estimates scale the measured 6 us per entry and 90 ms per MB', async (t) => {
+  t.equal(probeCostFromEntries(3000), 1.8);
+  t.equal(probeCostFromEntries(45000), 27);
+  t.equal(probeCostFromBytes(300_000), 2.7);
+  t.equal(probeCostFromBytes(1_000_000, 2), 18);
+});
+
+t.test('parseArgs: defaults, sections and bad flags', async (t) => {
+  const d = parseArgs([]);
+  t.equal(d.procs, 5000);
+  t.same([...d.only], ['list', 'cpu', 'burst', 'freshness']);
+  t.same([...parseArgs(['--only', 'freshness,cpu']).only], ['freshness', 'cpu']);
+  t.same(parseArgs(['--serve-arg', '--full-rescan', '--serve-arg', '10s']).serveArgs, ['--full-rescan', '10s']);
+  t.throws(() => parseArgs(['--only', 'lsns']), /--only takes/);
+  t.throws(() => parseArgs(['--procs', '-1']), /--procs must be/);
+  t.throws(() => parseArgs(['--bogus']), /unknown argument/);
+});
