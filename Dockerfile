@@ -56,4 +56,4 @@ ENV NODE_ENV=production
 VOLUME ["/var/run/scope/plugins"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["/nodejs/bin/node", "/app/dist/cli/main.js", "check", "--max-age", "1m"]
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/main.js", "serve"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "/app/dist/cli/main.js", "serve"]

@@ -1,11 +1,12 @@
 /**
- * `serve` as a black box for the bench: spawned over a temporary plugins root with its default
- * settings (plus any extra arguments), found by its socket, stopped by pid (SIGTERM, then SIGKILL).
+ * `serve` as a black box for the bench: spawned as deployed (the image's node flags, SERVE_NODE_FLAGS)
+ * over a temporary plugins root with its default settings (plus any extra arguments), found by its socket, stopped by pid (SIGTERM, then SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { discover, type DiscoveredPlugin } from './probe-client.js';
+import { SERVE_NODE_FLAGS } from '../cli/node-flags.js';
 
 export interface Serve {
   child: ChildProcess;
@@ -21,7 +22,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function startServe(cli: string, extraArgs: readonly string[], readyTimeoutMs: number, onChild: (c: ChildProcess) => void): Promise<Serve> {
   // Short path: a unix socket path must stay under 108 bytes.
   const root = fs.mkdtempSync('/tmp/snb-');
-  const child = spawn(process.execPath, [cli, 'serve', '--plugins-root', root, '--log-format', 'json', ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, cli, 'serve', '--plugins-root', root, '--log-format', 'json', ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   onChild(child);
   let tail = '';
   child.stderr?.setEncoding('utf8');

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { createReportServer } from '../server/http.js';
 import { IncrementalSource } from '../server/incremental-source.js';
 import { setMallocArenaMax } from '../native/libc.js';
+import { SERVE_NODE_FLAGS } from './node-flags.js';
 import {
   AnotherInstanceError,
   listenOnSocket,
@@ -24,12 +25,7 @@ import { createLogger } from './logging.js';
 export const EXIT_FATAL = 1;
 /** Hard deadline for a clean stop; the issue asks for under 2 s. */
 const STOP_DEADLINE_MS = 1500;
-/**
- * Node flags `serve` is meant to run with (Dockerfile ENTRYPOINT, `npm start`, the bench): a 1 MB
- * semi-space keeps V8's young generation from growing to 16 MB x 2 for a heap of ~15 MB; the
- * daemon allocates little per tick, so scavenges stay cheap.
- */
-export const SERVE_NODE_FLAGS = ['--max-semi-space-size=1'] as const;
+
 /** How often the daemon checks that its socket is still there (the probe rescans every 5 s). */
 const REGISTRATION_CHECK_MS = 1000;
 

@@ -113,6 +113,8 @@ export class IncrementalScanner {
   private noWatcher: string | null = null;
   /** Exited processes still listed (zombies): checked each tick until reaped. */
   private readonly zombies = new Set<number>();
+  private readonly linkSets = new Map<string, { links: NsLink[]; refs: number }>();
+  private readonly keyOf = new WeakMap<NsLink[], string>();
 
   constructor(
     private readonly reader: ProcReader,
@@ -202,12 +204,39 @@ export class IncrementalScanner {
     else if (m.min === pid) m.min = -1;
   }
 
+  /**
+   * One shared, frozen array per distinct set of links: thousands of processes in the host's
+   * namespaces then hold one array of eight links instead of thousands (memory, issue 12).
+   */
+  private intern(links: NsLink[]): NsLink[] {
+    let key = '';
+    for (const l of links) key += `${l.type}:${l.ino},`;
+    const known = this.linkSets.get(key);
+    if (known) {
+      known.refs++;
+      return known.links;
+    }
+    Object.freeze(links);
+    for (const l of links) Object.freeze(l);
+    this.linkSets.set(key, { links, refs: 1 });
+    this.keyOf.set(links, key);
+    return links;
+  }
+
+  private release(links: NsLink[]): void {
+    const key = this.keyOf.get(links);
+    if (key === undefined) return;
+    const set = this.linkSets.get(key);
+    if (set && --set.refs === 0) this.linkSets.delete(key);
+  }
+
   private drop(pid: number): void {
     this.watcher?.unwatch(pid);
     this.zombies.delete(pid);
     const p = this.procs.get(pid);
     if (!p) return;
     for (const l of p.links) this.removeMember(pid, l);
+    this.release(p.links);
     this.procs.delete(pid);
     this.sweepDirty = true;
     if (p.links.length > 0) this.structureChanged = true;
@@ -237,8 +266,13 @@ export class IncrementalScanner {
       }
       return;
     }
-    if (old) for (const l of old.links) this.removeMember(pid, l);
-    else this.sweepDirty = true;
+    if (old) {
+      for (const l of old.links) this.removeMember(pid, l);
+      this.release(old.links);
+    } else {
+      this.sweepDirty = true;
+    }
+    links = this.intern(links);
     for (const l of links) this.addMember(pid, l);
     const bornTick = kind === 'verify' && old ? old.bornTick : this.tickNo === 1 ? -Infinity : this.tickNo;
     this.procs.set(pid, { links, container, bornTick, verifiedAt: now });

@@ -111,7 +111,8 @@ async function main(): Promise<void> {
       // unshare --mount copies the host's mount table; a container's starts from its image
       // (pivot_root drops the rest). At least drop the host's nsfs bind mounts (ip netns add):
       // a real container does not have them in its own table.
-      "grep ' - nsfs ' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | while read -r m; do $B/umount -l \"$m\"; done",
+      // mountinfo escapes spaces and the like as \\ooo (another test's `/tmp/x/second mount`): printf %b undoes it.
+      "grep ' - nsfs ' /proc/self/mountinfo | cut -d' ' -f5 | sort -r | while read -r m; do $B/umount -l \"$(printf '%b' \"$m\")\"; done",
       '$B/mount -t proc proc /proc',
       '$B/mount -t tmpfs -o mode=755 tmpfs /run',
       'mkdir -p /run/scope/plugins',

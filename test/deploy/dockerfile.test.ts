@@ -4,6 +4,7 @@
  * VOLUME/USER, and a .dockerignore that keeps the build context small. The paths the image uses
  * are checked against the repository (dist/cli/main.js is what `npm run build` produces).
  */
+import { SERVE_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
@@ -89,7 +90,7 @@ t.test('ENTRYPOINT serve, HEALTHCHECK check, VOLUME, USER', async (t) => {
 
   const entry = of(runtime, 'ENTRYPOINT');
   t.equal(entry.length, 1);
-  t.same(entry[0]?.exec, [NODE, MAIN, 'serve'], 'ENTRYPOINT (exec form) runs serve, so signals reach node (SIGTERM removes the socket)');
+  t.same(entry[0]?.exec, [NODE, ...SERVE_NODE_FLAGS, MAIN, 'serve'], "ENTRYPOINT (exec form) runs serve with serve's node flags, so signals reach node (SIGTERM removes the socket)");
   t.equal(of(runtime, 'CMD').length, 0, 'no CMD: arguments after the image are serve flags');
 
   const hc = of(runtime, 'HEALTHCHECK');
