@@ -190,12 +190,9 @@ t.test('list, report and serve inside a fake container', async (t) => {
     if (r.report) checkReport(t, r.report, realHost);
     t.match(read('serve.log'), /"hostname":"[^"]+","hostnameSource":"host-uts"/, 'the source of the host identity is logged');
 
-    // The UTS worker lives across refreshes: every snapshot names the same worker thread.
-    const workers = (): string[] => [...read('serve.log').matchAll(/"utsWorker":(\w+)/g)].map((m) => m[1] ?? '');
-    await waitFor(() => workers().length >= 3, 10_000, 'three snapshots');
-    const ids = workers();
-    t.ok(ids.length >= 3 && ids.every((id) => id === ids[0] && id !== 'null'), `one UTS worker for ${ids.length} snapshots (thread ${ids[0]})`);
-    t.equal((await client.poll()).status, 'ok', 'still ok after refreshes');
+    // A few incremental ticks later (one a second by default) it still answers.
+    await new Promise((r) => setTimeout(r, 2500));
+    t.equal((await client.poll()).status, 'ok', 'still ok after some ticks');
 
     const servePid = readPid('serve.pid');
     t.ok(servePid);
