@@ -18,6 +18,7 @@ import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
 import { serialiseJson, type ScopeReport } from '../scope/report.js';
 import { buildFullReport, MetricHistory, TOPOLOGY_NAMES, type ProcessNodeCache, type ProcessView, type TopologyName } from '../scope/topologies.js';
 import { initialNamespaces, scanContainers, type ContainerScan } from '../scan/containers.js';
+import { assignNamespaceContainers } from '../scan/ns-containers.js';
 import { gzipSync } from 'node:zlib';
 
 export interface SnapshotParams {
@@ -106,7 +107,9 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
   const wantContainer = topologies.includes('container');
   const initial = initialNamespaces(scan.memberships);
   let containers: ContainerScan | null = null;
-  if (wantContainer) containers = scanContainers(reader, scan.memberships, initial);
+  // The Host table's Container column and summary need every process's container too.
+  if (wantContainer || topologies.includes('host')) containers = scanContainers(reader, scan.memberships, initial);
+  if (containers) assignNamespaceContainers(rows, scan.members, containers.byPid, initial);
   const now = new Date();
   const process: ProcessView | undefined =
     wantProcess || wantContainer ? { memberships: scan.memberships, initial, ...(containers ? { containerOf: containers.byPid } : {}) } : undefined;

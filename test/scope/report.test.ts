@@ -42,6 +42,7 @@ t.test('the report has the seed shape', async (t) => {
         { id: 'host-namespaces-pid', label: 'Pid', dataType: 'number' },
         { id: 'host-namespaces-user', label: 'User', dataType: '' },
         { id: 'host-namespaces-command', label: 'Command', dataType: '' },
+        { id: 'host-namespaces-container', label: 'Container', dataType: '' },
         { id: 'host-namespaces-hostname', label: 'Hostname', dataType: '' },
       ],
     },
