@@ -104,7 +104,9 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     if (opts.columns.includes('CONTAINER')) {
       // Cgroup files are read only for this column. In process mode a row is one process: its own container.
       const initial = initialNamespaces(scan.memberships);
-      const { byPid } = scanContainers(reader, scan.memberships, initial);
+      const { byPid, unreadable } = scanContainers(reader, scan.memberships, initial);
+      // None readable (a captured tree without cgroup files): empty cells would claim "no container".
+      if (unreadable > 0 && unreadable === scan.memberships.size) io.err(`${prog}: warning: no cgroup file could be read under ${opts.proc}; CONTAINER is unknown and shown empty\n`);
       if (processMode) {
         for (const row of rows) {
           const cell = row.pid === null ? '' : containerCell(containersOf([row.pid], byPid));

@@ -120,6 +120,26 @@ t.test('list -o NS,TYPE,CONTAINER: raw, table and JSON', async (t) => {
   t.match(bad.err, /unknown column: CONTAINERS/);
 });
 
+t.test('list -o CONTAINER on a tree without cgroup files: a warning, empty cells', async (t) => {
+  const bare = path.join(tmp, 'bare');
+  writeFakeProcfs(
+    bare,
+    procs.map((x) => {
+      const copy = { ...x };
+      delete copy.cgroup;
+      return copy;
+    }),
+  );
+  let out = '';
+  let err = '';
+  const code = await runList(['--proc', bare, '-r', '-n', '-o', 'NS,CONTAINER', '-t', 'net'], { out: (b) => (out += b), err: (e) => (err += e), env: {}, ttyWidth: null, euid: 0 });
+  t.equal(code, 0);
+  t.equal(out, [INITIAL_NS.net, sandbox.net, pidHost.net, iso.net, ownNet.net].sort((a, b) => a - b).map((ns) => `${ns} \n`).join(''));
+  t.match(err, /warning: no cgroup file could be read under .*bare; CONTAINER is unknown and shown empty/);
+  const withFiles = await list(['-r', '-n', '-o', 'NS,CONTAINER', '-t', 'net']);
+  t.equal(withFiles.err, '', 'no warning when the files are there');
+});
+
 t.test('list <namespace> -o PID,CONTAINER: each process its own container', async (t) => {
   const r = await list(['-r', '-n', '-o', 'PID,CONTAINER', String(sandbox.net)]);
   t.equal(r.code, 0, r.err);
