@@ -8,6 +8,8 @@ import { memberRows } from '../scan/members.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
 import { Enricher } from '../scan/enrich.js';
 import type { RelationContext } from '../lsns/tree.js';
+import { initialNamespaces, scanContainers } from '../scan/containers.js';
+import { assignNamespaceContainers, containerCell, containersOf } from '../scan/ns-containers.js';
 import { NS_TYPES } from '../procfs/types.js';
 
 export interface CliIo {
@@ -98,6 +100,21 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
       const row = rows.find((r) => r.ns === opts.namespace);
       if (!row) return usage(`not found namespace: ${opts.namespace}`, false);
       rows = memberRows(reader, users, scan, row);
+    }
+    if (opts.columns.includes('CONTAINER')) {
+      // Cgroup files are read only for this column. In process mode a row is one process: its own container.
+      const initial = initialNamespaces(scan.memberships);
+      const { byPid, unreadable } = scanContainers(reader, scan.memberships, initial);
+      // None readable (a captured tree without cgroup files): empty cells would claim "no container".
+      if (unreadable > 0 && unreadable === scan.memberships.size) io.err(`${prog}: warning: no cgroup file could be read under ${opts.proc}; CONTAINER is unknown and shown empty\n`);
+      if (processMode) {
+        for (const row of rows) {
+          const cell = row.pid === null ? '' : containerCell(containersOf([row.pid], byPid));
+          if (cell !== '') row.container = cell;
+        }
+      } else {
+        assignNamespaceContainers(rows, scan.members, byPid, initial);
+      }
     }
     for (const row of rows) enricher.enrichSync(row);
     if (relationTree && (opts.task === null || opts.task === 0) && opts.namespace === null) {

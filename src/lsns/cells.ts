@@ -34,5 +34,7 @@ export function cellText(row: NamespaceRow, col: ColumnName): string {
       return num(row.ons);
     case 'HOSTNAME':
       return row.hostname ?? '';
+    case 'CONTAINER':
+      return row.container ?? '';
   }
 }

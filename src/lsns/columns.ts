@@ -15,6 +15,7 @@ export const COLUMN_NAMES = [
   'PNS',
   'ONS',
   'HOSTNAME',
+  'CONTAINER',
 ] as const;
 export type ColumnName = (typeof COLUMN_NAMES)[number];
 
@@ -53,6 +54,7 @@ export const COLUMNS: Readonly<Record<ColumnName, ColumnInfo>> = {
   PNS: info('PNS', 'parent namespace identifier (inode number)', 'number'),
   ONS: info('ONS', 'owner namespace identifier (inode number)', 'number'),
   HOSTNAME: info('HOSTNAME', 'hostname inside a UTS namespace (not in lsns)', 'string'),
+  CONTAINER: info('CONTAINER', 'container of its processes: 12-hex id, +N other containers (not in lsns)', 'string'),
 };
 
 export function lookupColumn(name: string): ColumnInfo | null {
@@ -60,8 +62,11 @@ export function lookupColumn(name: string): ColumnInfo | null {
   return (COLUMN_NAMES as readonly string[]).includes(upper) ? COLUMNS[upper as ColumnName] : null;
 }
 
-/** lsns's own 13 columns, what --output-all prints (HOSTNAME is ours and must be asked for). */
-export const LSNS_COLUMNS: readonly ColumnName[] = COLUMN_NAMES.filter((c) => c !== 'HOSTNAME');
+/** Our columns, not lsns's: only printed when asked for with -o. */
+export const OWN_COLUMNS: readonly ColumnName[] = ['HOSTNAME', 'CONTAINER'];
+
+/** lsns's own 13 columns, what --output-all prints (ours must be asked for). */
+export const LSNS_COLUMNS: readonly ColumnName[] = COLUMN_NAMES.filter((c) => !OWN_COLUMNS.includes(c));
 
 export const DEFAULT_COLUMNS: readonly ColumnName[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND'];
 export const DEFAULT_NET_COLUMNS: readonly ColumnName[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NETNSID', 'NSFS', 'COMMAND'];

@@ -45,15 +45,6 @@ export function sharedTypes(initial: InitialNamespaces, ns: NsByType): NsType[] 
   return NS_TYPES.filter((t) => ns[t] !== undefined && ns[t] === initial.ns[t]);
 }
 
-/**
- * "net, pid"; "none" when nothing is shared; "all" when every namespace known (`known` types,
- * normally the eight) is the host's.
- */
-export function sharedLabel(types: readonly NsType[], known: number = NS_TYPES.length): string {
-  if (types.length === 0) return 'none';
-  return types.length >= known ? 'all' : types.join(', ');
-}
-
 export interface ContainerInfo {
   id: string;
   runtime: ContainerRuntime;

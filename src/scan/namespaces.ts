@@ -35,6 +35,8 @@ export interface NamespaceRow {
   ons?: number;
   /** Our own column: the hostname inside a UTS namespace (byte string, like command). */
   hostname?: ByteString;
+  /** Our own column: the container(s) its processes are in (scan/ns-containers.ts); absent = empty. */
+  container?: string;
 }
 
 export interface ScanOptions {

@@ -18,7 +18,7 @@ export const PLUGIN_ID_RE = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
 export const TABLE_PREFIX = 'hnt-';
 export const TABLE_LABEL = 'Host Namespaces';
 export const PLUGIN_LABEL = 'Host namespaces';
-export const PLUGIN_DESCRIPTION = 'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command, and the hostname inside each UTS namespace';
+export const PLUGIN_DESCRIPTION = 'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command, the container its processes are in, and the hostname inside each UTS namespace';
 /** Separates row id and column id in a multicolumn cell key. */
 export const CELL_SEPARATOR = '___';
 
@@ -30,7 +30,7 @@ export interface ColumnSpec {
   dataType: DataType;
 }
 
-type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command' | 'hostname';
+type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command' | 'container' | 'hostname';
 
 const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: DataType }> = [
   { key: 'ns', label: 'NS', dataType: 'number' },
@@ -39,6 +39,9 @@ const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: Dat
   { key: 'pid', label: 'Pid', dataType: 'number' },
   { key: 'user', label: 'User', dataType: '' },
   { key: 'command', label: 'Command', dataType: '' },
+  // Ours (not lsns columns), each a cell only where it has a value. Container: the short id of the
+  // container(s) a non-host namespace's processes are in (scan/ns-containers.ts).
+  { key: 'container', label: 'Container', dataType: '' },
   // Ours (not an lsns column): only uts rows whose hostname could be read have this cell.
   { key: 'hostname', label: 'Hostname', dataType: '' },
 ];
@@ -136,9 +139,10 @@ export function cellKey(rowId: string, column: CellSource): string {
 /**
  * The cell values of one row, as the table shows them (Unicode strings). Rows of namespaces no
  * process is in (NPROCS 0) have empty Pid and Command cells. `hostname` is present only for uts
- * rows whose hostname is known; no cell (no latest key) otherwise.
+ * rows whose hostname is known, `container` only for rows with a container; no cell (no latest
+ * key) otherwise.
  */
-export function rowCells(row: NamespaceRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname'>, string> {
+export function rowCells(row: NamespaceRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname' | 'container'>, string> {
   return {
     ns: String(row.ns),
     type: row.type,
@@ -146,6 +150,7 @@ export function rowCells(row: NamespaceRow): Partial<Record<CellSource, string>>
     pid: row.pid === null ? '' : String(row.pid),
     user: row.user === null ? '' : bytesToUnicode(row.user),
     command: row.command === null ? '' : bytesToUnicode(row.command),
+    ...(row.container !== undefined ? { container: row.container } : {}),
     // uname() nodename is already decoded as UTF-8 (native/libc.ts), unlike the byte-string columns.
     ...(row.type === 'uts' && row.hostname !== undefined ? { hostname: bytesToUnicode(row.hostname) } : {}),
   };

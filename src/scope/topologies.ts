@@ -2,10 +2,13 @@
  * The Process and Container topologies, the Host node's namespace-count metric, and the report
  * that combines them with the seed's Host table, as chosen by `--topologies`.
  *
- * Process node `<hostname>;<pid>` (same hostname as the Host node): a "Namespaces" multicolumn
- * table (Type / NS / Host?) with a row per namespace type, and a "Shares host namespaces" row.
- * Container node `<64-hex id>;<container>`: the same table for the container's namespaces, the
- * host namespaces it shares, its runtime (as its cgroup path names it), pod UID and process count.
+ * Process node `<hostname>;<pid>` (same hostname as the Host node): a "Namespaces" property list
+ * with a row per namespace type, and a "Host namespaces" row (scope/isolation.ts: which of net,
+ * pid, ipc, uts, mnt are the host's, or "isolated").
+ * Container node `<64-hex id>;<container>`: a Type / NS / Host? table of the container's
+ * namespaces, the same "Host namespaces" row plus "Shared with host by default" (user, cgroup,
+ * time), its runtime (as its cgroup path names it), pod UID and process count.
+ * Host node: the seed's table, a summary (scope/host-summary.ts) and the namespace-count metric.
  * The ids are Scope's own (report.MakeProcessNodeID / MakeContainerNodeID), so the app merges our
  * entries into the nodes its probe reports. Nodes carry no `id`/`topology` (see scope-protocol.md).
  *
@@ -14,9 +17,11 @@
  */
 import { shortId, type ContainerRef } from '../procfs/cgroup.js';
 import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
-import { isHostNs, sharedLabel, sharedTypes, nsByType, type ContainerInfo, type InitialNamespaces, type NsByType } from '../scan/containers.js';
+import { isHostNs, nsByType, type ContainerInfo, type InitialNamespaces, type NsByType } from '../scan/containers.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
 import { hostNodeId } from './host.js';
+import { hostMetadataTemplates, hostSummaryLatest } from './host-summary.js';
+import { defaultSharedLabel, hostSharing, hostSharingLabel } from './isolation.js';
 import {
   buildReport,
   CELL_SEPARATOR,
@@ -58,6 +63,7 @@ export const HOST_MARK = ' (host)';
 export const NS_COLUMNS = { type: 'hns-type', ino: 'hns-ino', host: 'hns-host' } as const;
 export const META = {
   shared: 'hns-shared',
+  sharedDefault: 'hns-shared-default',
   container: 'hns-container',
   runtime: 'hns-runtime',
   pod: 'hns-pod',
@@ -67,7 +73,8 @@ export const META = {
 } as const;
 export const HOST_ONLY_LABEL = 'Processes in host namespaces only';
 export const HOST_COUNT_METRIC = 'host-namespaces-count';
-export const SHARED_LABEL = 'Shares host namespaces';
+export const SHARED_LABEL = 'Host namespaces';
+export const SHARED_DEFAULT_LABEL = 'Shared with host by default';
 
 /** Row id of a type: its lsns position first, so the five rows the UI shows are mnt net pid uts ipc. */
 export function nsRowId(type: NsType): string {
@@ -126,6 +133,7 @@ export function containerMetadataTemplates(): Record<string, MetadataTemplate> {
     [META.pod]: meta(META.pod, 'Pod UID', 22),
     [META.procs]: meta(META.procs, 'Processes', 23, 'number'),
     [META.mixed]: meta(META.mixed, 'Namespaces differing between processes', 24),
+    [META.sharedDefault]: meta(META.sharedDefault, SHARED_DEFAULT_LABEL, 25),
   };
 }
 
@@ -175,7 +183,7 @@ function processNode(view: ProcessView, links: readonly NsLink[], containerId: s
     const ino = ns[type];
     if (ino !== undefined) latest[PROC_TABLE_PREFIX + type] = { timestamp, value: procNsValue(view.initial, type, ino) };
   }
-  latest[META.shared] = { timestamp, value: sharedLabel(sharedTypes(view.initial, ns), links.length) };
+  latest[META.shared] = { timestamp, value: hostSharingLabel(hostSharing(view.initial, ns)) };
   if (containerId !== undefined) latest[META.container] = { timestamp, value: shortId(containerId) };
   return { latest };
 }
@@ -268,7 +276,10 @@ export function containerTopology(containers: ReadonlyMap<string, ContainerInfo>
   for (const c of containers.values()) {
     const latest: Record<string, LatestEntry> = {};
     nsTable(latest, c.ns, initial, timestamp);
-    latest[META.shared] = { timestamp, value: sharedLabel(c.shared, Object.keys(c.ns).length) };
+    const sharing = hostSharing(initial, c.ns);
+    latest[META.shared] = { timestamp, value: hostSharingLabel(sharing) };
+    const byDefault = defaultSharedLabel(sharing);
+    if (byDefault !== null) latest[META.sharedDefault] = { timestamp, value: byDefault };
     latest[META.runtime] = { timestamp, value: c.runtime };
     if (c.podUid !== undefined) latest[META.pod] = { timestamp, value: c.podUid };
     latest[META.procs] = { timestamp, value: String(c.pids.length) };
@@ -304,15 +315,16 @@ export function buildFullReport(input: FullReportInput, ctx: ReportContext): Sco
   const want = new Set(input.topologies);
   if (want.has('host')) {
     const host = base.Host;
+    const node = host.nodes[hostNodeId(ctx.hostname)];
+    if (node) Object.assign(node.latest, hostSummaryLatest(input.rows, input.containers?.values(), rfc3339(ctx.now)));
+    host.metadata_templates = hostMetadataTemplates();
     if (input.hostSamples && input.hostSamples.length > 0) {
-      const node = host.nodes[hostNodeId(ctx.hostname)];
       if (node) node.metrics = { [HOST_COUNT_METRIC]: metricOf(input.hostSamples) };
       host.metric_templates = hostMetricTemplates();
     }
-    const node = host.nodes[hostNodeId(ctx.hostname)];
     if (node && input.process && want.has('process')) {
       node.latest[META.hostOnly] = { timestamp: rfc3339(ctx.now), value: String(hostOnlyCount(input.process)) };
-      host.metadata_templates = { [META.hostOnly]: meta(META.hostOnly, HOST_ONLY_LABEL, 20, 'number') };
+      host.metadata_templates[META.hostOnly] = meta(META.hostOnly, HOST_ONLY_LABEL, 24, 'number');
     }
     report.Host = host;
   }

@@ -22,7 +22,7 @@ import { IncrementalScanner, type TickStats } from '../scan/incremental.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
 import { serialiseJson } from '../scope/report.js';
 import { MetricHistory, ProcessNodeCache, TOPOLOGY_NAMES } from '../scope/topologies.js';
-import { assembleSnapshot, REPORT_GZIP_LEVEL, type ScanParts, type SnapshotParams, type SnapshotStats } from './snapshot.js';
+import { assembleSnapshot, needsCgroups, REPORT_GZIP_LEVEL, type ScanParts, type SnapshotParams, type SnapshotStats } from './snapshot.js';
 
 /** A report rebuilt at least this often even when unchanged: the Host node's metric needs samples. */
 export const METRIC_EVERY_MS = 15_000;
@@ -82,7 +82,7 @@ export class IncrementalSource {
     this.users = loadUserNames(passwdCandidates(p.proc));
     this.usersAt = performance.now();
     const topologies = p.topologies ?? TOPOLOGY_NAMES;
-    this.scanner = new IncrementalScanner(this.reader, this.users, { fullRescanMs: opts.fullRescanMs, cgroups: topologies.includes('container') });
+    this.scanner = new IncrementalScanner(this.reader, this.users, { fullRescanMs: opts.fullRescanMs, cgroups: needsCgroups(topologies) });
     this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
   }
 
@@ -171,7 +171,7 @@ export class IncrementalSource {
       rows: all,
       persistent: persistent.length,
       memberships,
-      containers: topologies.includes('container') ? this.scanner.containers() : null,
+      containers: needsCgroups(topologies) ? this.scanner.containers() : null,
       issues: { ...this.issues },
       warnings,
       utsWorker: this.uts.threadId,

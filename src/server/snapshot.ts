@@ -17,7 +17,8 @@ import { Enricher } from '../scan/enrich.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
 import { serialiseJson, type ScopeReport } from '../scope/report.js';
 import { buildFullReport, MetricHistory, TOPOLOGY_NAMES, type ProcessNodeCache, type ProcessNodesMode, type ProcessView, type TopologyName } from '../scope/topologies.js';
-import { groupContainers, initialNamespaces, scanContainers } from '../scan/containers.js';
+import { groupContainers, initialNamespaces, isHostNs, scanContainers, type InitialNamespaces } from '../scan/containers.js';
+import { assignNamespaceContainers } from '../scan/ns-containers.js';
 import type { ContainerRef } from '../procfs/cgroup.js';
 import type { NsLink } from '../procfs/types.js';
 import { gzipSync } from 'node:zlib';
@@ -89,7 +90,7 @@ export interface ScanParts {
   /** How many of `rows` are persistent (bind-mount-only) rows. */
   persistent: number;
   memberships: ReadonlyMap<number, readonly NsLink[]>;
-  /** Containers by pid (null when the Container topology is off). */
+  /** Containers by pid (null when neither the Container nor the Host topology is reported). */
   containers: { byPid: Map<number, ContainerRef>; unreadable: number } | null;
   issues: Partial<Record<ReadProblem, number>>;
   warnings: string[];
@@ -122,12 +123,31 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
   }
   const topologies = p.topologies ?? TOPOLOGY_NAMES;
   let containers: ScanParts['containers'] = null;
-  if (topologies.includes('container')) {
+  if (needsCgroups(topologies)) {
     const c = scanContainers(reader, scan.memberships, initialNamespaces(scan.memberships));
     containers = { byPid: c.byPid, unreadable: c.unreadable };
   }
   const parts: ScanParts = { rows, persistent: rows.length - scan.rows.length, memberships: scan.memberships, containers, issues, warnings, utsWorker, passwd: users.source };
   return assembleSnapshot(p, parts, deps, started);
+}
+
+/** Processes' containers are needed for the Container topology and the Host table's Container column and summary. */
+export function needsCgroups(topologies: readonly TopologyName[]): boolean {
+  return topologies.includes('container') || topologies.includes('host');
+}
+
+/** Pids of each namespace that is not the host's, ascending (the Container cells need no more). */
+function nonHostMembers(memberships: ReadonlyMap<number, readonly NsLink[]>, initial: InitialNamespaces): Map<number, number[]> {
+  const members = new Map<number, number[]>();
+  for (const [pid, links] of memberships) {
+    for (const l of links) {
+      if (isHostNs(initial, l.type, l.ino) === true) continue;
+      let list = members.get(l.ino);
+      if (!list) members.set(l.ino, (list = []));
+      list.push(pid);
+    }
+  }
+  return members;
 }
 
 /** The report and its statistics from a scan's parts. `started`: performance.now() when the scan began. */
@@ -137,7 +157,8 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   const wantProcess = topologies.includes('process');
   const wantContainer = topologies.includes('container');
   const initial = initialNamespaces(parts.memberships);
-  const containers = wantContainer && parts.containers ? { ...parts.containers, containers: groupContainers(parts.containers.byPid, parts.memberships, initial) } : null;
+  const containers = parts.containers ? { ...parts.containers, containers: groupContainers(parts.containers.byPid, parts.memberships, initial) } : null;
+  if (containers) assignNamespaceContainers(rows, nonHostMembers(parts.memberships, initial), containers.byPid, initial);
   const now = new Date();
   const process: ProcessView | undefined =
     wantProcess || wantContainer

@@ -42,6 +42,7 @@ t.test('the report has the seed shape', async (t) => {
         { id: 'pid', label: 'Pid', dataType: 'number' },
         { id: 'user', label: 'User', dataType: '' },
         { id: 'command', label: 'Command', dataType: '' },
+        { id: 'container', label: 'Container', dataType: '' },
         { id: 'hostname', label: 'Hostname', dataType: '' },
       ],
     },

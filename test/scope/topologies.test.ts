@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { NS_TYPES } from '../../src/procfs/types.js';
-import { initialNamespaces, sharedLabel } from '../../src/scan/containers.js';
+import { initialNamespaces } from '../../src/scan/containers.js';
 import { serialiseJson, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { HOST_COUNT_METRIC, META, MetricHistory, NS_TABLE_PREFIX, PROC_TABLE_PREFIX, ProcessNodeCache } from '../../src/scope/topologies.js';
@@ -70,9 +70,9 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(p500[`${PROC_TABLE_PREFIX}uts`]?.value, `${sharingNs.uts}`);
   t.equal(p500[META.shared]?.value, 'net, pid');
   t.equal(p500[META.container]?.value, SHARING.slice(0, 12));
-  t.equal(r.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'all');
+  t.equal(r.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'net, pid, ipc, uts, mnt');
   t.equal(r.Process?.nodes['node-a;40']?.latest[META.container], undefined, 'host process: no container row');
-  t.equal(r.Process?.nodes['node-a;600']?.latest[META.shared]?.value, 'none');
+  t.equal(r.Process?.nodes['node-a;600']?.latest[META.shared]?.value, 'isolated');
   t.equal(r.Process?.table_templates?.[PROC_TABLE_PREFIX]?.type, 'property-list');
   for (const node of Object.values(r.Process?.nodes ?? {})) t.same(Object.keys(node), ['latest'], 'no id/topology on process nodes');
 
@@ -81,6 +81,7 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.same(Object.keys(c).sort(), [`${ISOLATED};<container>`, `${POD};<container>`, `${SHARING};<container>`].sort());
   const sharing = c[`${SHARING};<container>`]?.latest ?? {};
   t.equal(sharing[META.shared]?.value, 'net, pid', 'the --net=host --pid=host container says so');
+  t.equal(sharing[META.sharedDefault], undefined, 'own user, cgroup and time: nothing shared by default');
   t.equal(sharing[META.procs]?.value, '3');
   t.equal(sharing[META.runtime]?.value, 'docker');
   t.equal(sharing[META.mixed]?.value, 'mnt', 'the exec process in the host mnt ns is flagged');
@@ -90,7 +91,7 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(sharing[`${NS_TABLE_PREFIX}1-net___hns-type`]?.value, 'net');
   t.equal(Object.keys(sharing).filter((k) => k.startsWith(NS_TABLE_PREFIX)).length, 24, 'Type / NS / Host? for 8 types');
   const iso = c[`${ISOLATED};<container>`]?.latest ?? {};
-  t.equal(iso[META.shared]?.value, 'none');
+  t.equal(iso[META.shared]?.value, 'isolated');
   t.equal(iso[META.procs]?.value, '1', 'v1 file with an empty v2 line: found through the v1 lines; conmon not counted');
   t.equal(iso[META.mixed], undefined);
   const pod = c[`${POD};<container>`]?.latest ?? {};
@@ -102,7 +103,12 @@ t.test('process, container and host topologies from one scan', async (t) => {
 
   // Host node: the seed's table plus the namespace-count metric.
   const hostNode = r.Host?.nodes['node-a;<host>'];
-  t.ok(Object.keys(hostNode?.latest ?? {}).every((k) => k.startsWith('hnt-')), 'host latest = the seed table only');
+  t.same(
+    Object.keys(hostNode?.latest ?? {}).filter((k) => !k.startsWith('hnt-')),
+    ['hns-host-types', 'hns-host-net', 'hns-host-pid', 'hns-host-ipc'],
+    'host latest = the seed table and the four summary entries',
+  );
+  t.equal(hostNode?.latest['hns-host-net']?.value, `1: ${SHARING.slice(0, 12)}`);
   const m = hostNode?.metrics?.[HOST_COUNT_METRIC];
   t.equal(m?.samples.length, 1);
   t.equal(m?.samples[0]?.value, snap.stats.rows);
@@ -141,11 +147,7 @@ t.test('the Host metric keeps its samples across refreshes', async (t) => {
   t.same(h.list().map((s) => s.value), [3, 5], 'a clock stepping back drops the future');
 });
 
-t.test('shared-namespace labels and initial namespaces', async (t) => {
-  t.equal(sharedLabel([]), 'none');
-  t.equal(sharedLabel(['net', 'pid']), 'net, pid');
-  t.equal(sharedLabel([...NS_TYPES]), 'all');
-  t.equal(sharedLabel(['mnt', 'net'], 2), 'all', 'all the types the kernel has');
+t.test('initial namespaces', async (t) => {
   const m = new Map([
     [1, [{ type: 'net' as const, ino: 10 }]],
     [2, [{ type: 'net' as const, ino: 11 }, { type: 'mnt' as const, ino: 12 }]],
@@ -251,7 +253,9 @@ t.test('5,000 processes: report size and serialisation time', async (t) => {
   const snap = await takeSnapshot({ proc: big, hostname: 'big', pluginId: 'host-namespaces' });
   t.same(snap.stats.nodes, { host: 1, process: 5000, container: 499 });
   t.same(reportProblems(snap.report, 'host-namespaces'), []);
-  t.equal(snap.report.Container?.nodes[`${fakeContainerId(1)};<container>`]?.latest[META.shared]?.value, 'mnt, pid, user, cgroup, time');
+  const c1 = snap.report.Container?.nodes[`${fakeContainerId(1)};<container>`]?.latest;
+  t.equal(c1?.[META.shared]?.value, 'pid, mnt', 'own net/uts/ipc only');
+  t.equal(c1?.[META.sharedDefault]?.value, 'user, cgroup, time');
   const runs = Array.from({ length: 5 }, () => serialiseReport(snap.report));
   const ms = runs.map((r) => r.serialiseMs).sort((a, b) => a - b);
   const median = ms[2] ?? 0;

@@ -47,10 +47,10 @@ t.test('countLatestEntries counts every latest entry of every node of every topo
 t.test('hostTableRowPid reads the Pid cell of a Host table row found by its inode', async (t) => {
   const json =
     '{"Host":{"nodes":{"h;<host>":{"latest":{' +
-    '"host-namespaces-table-4026531838___host-namespaces-type":{"timestamp":"2026-11-30T00:00:00Z","value":"uts"},' +
-    '"host-namespaces-table-4026531838___host-namespaces-pid":{"value":"4321","timestamp":"2026-11-30T00:00:00Z"},' +
-    '"host-namespaces-table-4026532000___host-namespaces-pid":{"timestamp":"2026-11-30T00:00:00Z","value":""},' +
-    '"host-namespaces-table-4026532001___host-namespaces-type":{"timestamp":"2026-11-30T00:00:00Z","value":"net"}}}}},' +
+    '"hnt-4026531838___type":{"timestamp":"2026-11-30T00:00:00Z","value":"uts"},' +
+    '"hnt-4026531838___pid":{"value":"4321","timestamp":"2026-11-30T00:00:00Z"},' +
+    '"hnt-4026532000___pid":{"timestamp":"2026-11-30T00:00:00Z","value":""},' +
+    '"hnt-4026532001___type":{"timestamp":"2026-11-30T00:00:00Z","value":"net"}}}}},' +
     '"Process":{"nodes":{"h;9":{"latest":{"hns-ns-ipc":{"value":"4026532999 (host)"}}}}}}';
   t.equal(hostTableRowPid(json, 4026531838), 4321);
   t.equal(hostTableRowPid(json, 4026532000), null, 'empty Pid cell (no process)');
