@@ -238,7 +238,7 @@ export class IncrementalSource {
       if (name !== undefined && name !== null) r.hostname = utf8Bytes(name);
       else failed++;
     }
-    if (failed > 0) warnings.push(`hostnames of ${failed} UTS namespace(s) could not be read (setns needs CAP_SYS_ADMIN); their Hostname cells stay empty`);
+    if (failed > 0) warnings.push(`hostnames of ${failed} UTS namespace(s) could not be read (setns into them needs CAP_SYS_ADMIN over their owner); their Hostname cells stay empty`);
   }
 
   private logTick(stats: TickStats, scanMs: number, built: { served: ServedSnapshot; serialiseMs: number; first: boolean } | null): void {
@@ -285,8 +285,6 @@ export class IncrementalSource {
       const listing = this.scanner.listingReason;
       log.info({ ...all, passwd: s.passwd, exits: listing === null ? 'pidfd' : `listing /proc (${listing})` }, 'first snapshot ready');
       if (s.rows === 0) log.warn({ proc: this.opts.params.proc }, 'the first scan found no namespaces; is --proc a procfs with processes?');
-    } else if (stats.full && stats.why) {
-      log.debug(all, 'snapshot refreshed (full scan)');
     } else {
       log.debug(all, 'snapshot refreshed');
     }

@@ -187,8 +187,10 @@ t.test('report: Host Container column, summary, sharing statements', async (t) =
   t.equal(proc_(400)[META.shared]?.value, 'isolated');
   t.equal(proc_(50)[META.shared]?.value, 'pid, ipc, uts, mnt', 'host process in its own net');
   t.equal(proc_(50)[META.container], undefined);
-  t.equal(proc_(40)[META.shared]?.value, 'net, pid, ipc, uts, mnt');
+  t.equal(r.Process?.nodes['node-a;40'], undefined, 'a process in host namespaces only gets no node by default');
   t.equal(r.Process?.metadata_templates?.[META.shared]?.label, 'Host namespaces');
+  const all = await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces', processNodes: 'all' });
+  t.equal(all.report.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'net, pid, ipc, uts, mnt', 'with --process-nodes all it has one');
 });
 
 t.test('--topologies host: the Container column and summary still there', async (t) => {

@@ -63,15 +63,19 @@ t.test('process, container and host topologies from one scan', async (t) => {
 
   // Process nodes: every process with readable links, `<hostname>;<pid>`, same hostname as the Host node.
   t.same(Object.keys(r.Host?.nodes ?? {}), ['node-a;<host>']);
-  t.same(Object.keys(r.Process?.nodes ?? {}).sort(), ['node-a;2', 'node-a;40', 'node-a;500', 'node-a;501', 'node-a;502', 'node-a;600', 'node-a;700', 'node-a;800'].sort());
+  // Only processes in a container or in a non-host namespace (2, 40 and conmon 800 are host-only).
+  t.same(Object.keys(r.Process?.nodes ?? {}).sort(), ['node-a;500', 'node-a;501', 'node-a;502', 'node-a;600', 'node-a;700'].sort());
   const p500 = r.Process?.nodes['node-a;500']?.latest ?? {};
   for (const type of NS_TYPES) t.ok(p500[PROC_TABLE_PREFIX + type], `process 500 shows its ${type} namespace`);
   t.equal(p500[`${PROC_TABLE_PREFIX}net`]?.value, `${INITIAL_NS.net} (host)`);
   t.equal(p500[`${PROC_TABLE_PREFIX}uts`]?.value, `${sharingNs.uts}`);
   t.equal(p500[META.shared]?.value, 'net, pid');
   t.equal(p500[META.container]?.value, SHARING.slice(0, 12));
-  t.equal(r.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'net, pid, ipc, uts, mnt');
-  t.equal(r.Process?.nodes['node-a;40']?.latest[META.container], undefined, 'host process: no container row');
+  const all = (await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces', processNodes: 'all' })).report;
+  t.same(Object.keys(all.Process?.nodes ?? {}).sort(), ['node-a;2', 'node-a;40', 'node-a;500', 'node-a;501', 'node-a;502', 'node-a;600', 'node-a;700', 'node-a;800'].sort(), '--process-nodes all');
+  t.equal(all.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'net, pid, ipc, uts, mnt');
+  t.equal(all.Process?.nodes['node-a;40']?.latest[META.container], undefined, 'host process: no container row');
+  t.equal(r.Host?.nodes['node-a;<host>']?.latest[META.hostOnly]?.value, '3', 'the three host-only processes are counted on the Host node');
   t.equal(r.Process?.nodes['node-a;600']?.latest[META.shared]?.value, 'isolated');
   t.equal(r.Process?.table_templates?.[PROC_TABLE_PREFIX]?.type, 'property-list');
   for (const node of Object.values(r.Process?.nodes ?? {})) t.same(Object.keys(node), ['latest'], 'no id/topology on process nodes');
@@ -99,13 +103,13 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(pod[META.pod]?.value, UID);
   t.equal(snap.stats.containers, 3);
   t.equal(snap.stats.containerized, 5);
-  t.same(snap.stats.nodes, { host: 1, process: 8, container: 3 });
+  t.same(snap.stats.nodes, { host: 1, process: 5, container: 3 });
 
   // Host node: the seed's table plus the namespace-count metric.
   const hostNode = r.Host?.nodes['node-a;<host>'];
   t.same(
     Object.keys(hostNode?.latest ?? {}).filter((k) => !k.startsWith('hnt-')),
-    ['hns-host-types', 'hns-host-net', 'hns-host-pid', 'hns-host-ipc'],
+    ['hns-host-types', 'hns-host-net', 'hns-host-pid', 'hns-host-ipc', 'hns-host-only'],
     'host latest = the seed table and the four summary entries',
   );
   t.equal(hostNode?.latest['hns-host-net']?.value, `1: ${SHARING.slice(0, 12)}`);
@@ -251,7 +255,7 @@ t.test('5,000 processes: report size and serialisation time', async (t) => {
   const big = path.join(tmp, 'big');
   writeFakeProcfs(big, manyProcesses(5000, { containers: true }));
   const snap = await takeSnapshot({ proc: big, hostname: 'big', pluginId: 'host-namespaces' });
-  t.same(snap.stats.nodes, { host: 1, process: 5000, container: 499 });
+  t.same(snap.stats.nodes, { host: 1, process: 4990, container: 499 });
   t.same(reportProblems(snap.report, 'host-namespaces'), []);
   const c1 = snap.report.Container?.nodes[`${fakeContainerId(1)};<container>`]?.latest;
   t.equal(c1?.[META.shared]?.value, 'pid, mnt', 'own net/uts/ipc only');
@@ -279,7 +283,11 @@ t.test('5,000 processes: report size and serialisation time', async (t) => {
 t.test('serve --topologies: a probe sees Container nodes and a growing sparkline', async (t) => {
   const root = tempRoot();
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
-  const d = startDaemon(['--plugins-root', root, '--proc', proc, '--interval', '1s', '--hostname', 'node-a', '--topologies', 'host,container', '--log-level', 'debug']);
+  // A copy of the tree, changed while served: each change is a refresh (an unchanged report is
+  // only rebuilt for the metric every 15 s).
+  const own = path.join(root, 'proc');
+  writeFakeProcfs(own, host(), 'root:x:0:0:root:/root:/bin/bash\n');
+  const d = startDaemon(['--plugins-root', root, '--proc', own, '--interval', '1s', '--hostname', 'node-a', '--topologies', 'host,container', '--log-level', 'debug']);
   daemons.push(d);
   await waitServing(d);
   const client = new ProbeClient({ id: 'host-namespaces', socketPath: path.join(root, 'host-namespaces', 'host-namespaces.sock') });
@@ -287,7 +295,11 @@ t.test('serve --topologies: a probe sees Container nodes and a growing sparkline
   const first = await client.poll();
   t.equal(first.status, 'ok');
   t.same(Object.keys(first.report ?? {}), ['Host', 'Container', 'Plugins']);
-  await waitFor(() => (d.stderr().match(/"msg":"snapshot refreshed"/g)?.length ?? 0) >= 2, 10_000, 'two refreshes');
+  const refreshes = (): number => d.stderr().match(/"msg":"snapshot refreshed"/g)?.length ?? 0;
+  for (const [i, pid] of [4001, 4002].entries()) {
+    writeFakeProcfs(own, [{ pid, ppid: 1, uid: 0, comm: 'x', argv: ['x'], ns: { ...INITIAL_NS, uts: 4026590000 + pid } }]);
+    await waitFor(() => refreshes() >= i + 1, 30_000, `refresh ${i + 1}`);
+  }
   const later = await client.poll();
   t.equal(later.status, 'ok');
   const samples = later.report?.Host?.nodes['node-a;<host>']?.metrics?.[HOST_COUNT_METRIC]?.samples ?? [];
