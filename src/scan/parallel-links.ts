@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type * as WorkerThreads from 'node:worker_threads';
 import type { ProcReader, ReadIssue } from '../procfs/reader.js';
@@ -27,13 +27,16 @@ const STEAL_AFTER_MS = 2000;
 
 export interface ParallelLinkOptions {
   /** Worker threads besides the main thread. Default: SCOPE_NAMESPACES_LINK_WORKERS, else one per
-   * further core (at most 3) and per PARALLEL_MIN_PIDS pids; 0 reads everything on this thread. */
+   * further idle core (by the load average; at most 3) and per PARALLEL_MIN_PIDS pids; 0 reads
+   * everything on this thread. */
   workers?: number;
   minPids?: number;
   workerUrl?: URL;
   stealAfterMs?: number;
   /** Tests: the main thread starts reading only once a worker has claimed a chunk (or after 30 s). */
   waitForWorker?: boolean;
+  /** Tests: workers on a fixture tree too (its notes may then come out of pid order). */
+  anyRoot?: boolean;
 }
 
 export interface ParallelLinkTable extends LinkTable {
@@ -52,7 +55,12 @@ export function resolveLinkWorkerUrl(): URL {
 function defaultWorkers(pids: number, minPids: number): number {
   const env = process.env['SCOPE_NAMESPACES_LINK_WORKERS'];
   if (env !== undefined && /^[0-9]+$/.test(env)) return Math.min(Number(env), 16);
-  return Math.max(0, Math.min(MAX_WORKERS, availableParallelism() - 1, Math.floor(pids / minPids)));
+  // A worker pays for its start-up only with a core that would otherwise idle: on a saturated host
+  // (1-minute load of cores - 0.5 or more: less than half a core left) it added ~160 ms of CPU to
+  // a 5,000-pid list and made it slower (native-notes/procfs.md).
+  const cores = availableParallelism();
+  const idle = Math.floor(cores + 0.5 - (loadavg()[0] ?? 0));
+  return Math.max(0, Math.min(MAX_WORKERS, cores - 1, idle, Math.floor(pids / minPids)));
 }
 
 export function readLinkTableParallel(reader: ProcReader, pids: readonly number[], types: readonly NsType[], opts: ParallelLinkOptions = {}): ParallelLinkTable {
@@ -61,7 +69,7 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   const minPids = opts.minPids ?? PARALLEL_MIN_PIDS;
   const workers = opts.workers ?? defaultWorkers(n, minPids);
   // Workers read with plain fs on a real procfs only (fixture trees keep readNsLinks' notes).
-  if (!reader.procfs || workers <= 0 || n < minPids || n === 0) return { ...readLinkTable(reader, pids, types), workerChunks: 0, chunks };
+  if ((!reader.procfs && !opts.anyRoot) || workers <= 0 || n < minPids || n === 0) return { ...readLinkTable(reader, pids, types), workerChunks: 0, chunks };
 
   // Loaded only here: `list` on a small host never pays for it.
   const wt = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
