@@ -11,6 +11,7 @@ import type { RelationContext } from '../lsns/tree.js';
 import { initialNamespaces, scanContainers } from '../scan/containers.js';
 import { assignNamespaceContainers, containerCell, containersOf } from '../scan/ns-containers.js';
 import { NS_TYPES } from '../procfs/types.js';
+import { readLinkTableParallel } from '../scan/parallel-links.js';
 
 export interface CliIo {
   /** Byte-string output (latin1 chars are bytes). */
@@ -70,7 +71,9 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
 
   const users = loadUserNames(passwdCandidates(opts.proc));
   const types = opts.types.length > 0 ? opts.types : NS_TYPES;
-  const scan = scanNamespaces(reader, users, { types });
+  // The ns links of every process, on this thread and worker threads (parallel-links.ts).
+  const links = readLinkTableParallel(reader, pids, types);
+  const scan = scanNamespaces(reader, users, { types, links });
   // In process mode (`<namespace>`) every row is the same namespace: the relation trees are flat.
   const processMode = opts.namespace !== null && opts.namespace !== 0;
   const relationTree = !opts.list && opts.tree !== 'process' && !processMode;

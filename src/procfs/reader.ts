@@ -76,15 +76,35 @@ function notRegular(file: string): NodeJS.ErrnoException {
   return err;
 }
 
+/** readCapped's first buffer; it grows (x8) only for files that fill it. */
+const FIRST_READ = 8192;
+
 /** Reads at most `limit` bytes of a regular file with one open/fstat/read/close. Anything else
- * (FIFO, socket, device, directory) throws with code ENOTREG before any read. */
+ * (FIFO, socket, device, directory) throws with code ENOTREG before any read. The buffer starts
+ * small and grows: allocating the whole cap (64 MiB for a mountinfo, 16 MiB for passwd) up front
+ * made V8 run full GCs for "external memory pressure" on every small file. */
 export function readCapped(file: string, limit: number): Buffer {
-  // Grown as needed: a 16 MiB cap (passwd) must not mean a 16 MiB buffer for a 2 kB file.
-  let buf = Buffer.allocUnsafe(Math.min(limit, 64 * 1024));
-  for (;;) {
-    const n = readCappedInto(file, buf, true);
-    if (n < buf.length || buf.length >= limit) return buf.subarray(0, n);
-    buf = Buffer.allocUnsafe(Math.min(limit, buf.length * 4));
+  const fd = fs.openSync(file, OPEN_FLAGS);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw notRegular(file);
+    // procfs files say size 0: start small; a real file's size is a good first guess (+1 to see EOF).
+    let buf = Buffer.allocUnsafe(Math.min(limit, Math.max(FIRST_READ, st.size + 1)));
+    let total = 0;
+    for (;;) {
+      if (total === buf.length) {
+        if (total >= limit) break;
+        const bigger = Buffer.allocUnsafe(Math.min(limit, buf.length * 8));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
+      const n = fs.readSync(fd, buf, total, buf.length - total, null);
+      if (n === 0) break;
+      total += n;
+    }
+    return buf.subarray(0, total);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -129,13 +149,15 @@ export class ProcReader {
   private readonly onIssue: IssueSink;
   /** Reused by readCgroup (one read per process per refresh; the text is copied out as a string). */
   private cgroupBuf: Buffer | null = null;
-  /** Reused by readDetails (stat, status, cmdline: one at a time, copied out as strings). */
-  private smallBuf: Buffer | null = null;
+  /** Reused by readDetails for stat, status and cmdline (each copied out as a string at once). */
+  private detailsBuf: Buffer | null = null;
   /** Reused by readPidAlloc. */
   private statBuf: Buffer | null = null;
 
-  /** Use readlinkat through koffi for ns links (see readNsLinksAt); off when koffi is unavailable. */
-  private fastLinks: boolean;
+  /** Use readlinkat through koffi for ns links (see readNsLinksAt); off when koffi is unavailable.
+   * null: decided at the first readNsLinks, so a reader that never calls it (list's link table,
+   * see readNsInodes) never loads koffi (~25 ms of CPU at start-up). */
+  private fastLinks: boolean | null;
   /** ns link targets are `cgroup:[4026531835]` at most; a longer one is garbage anyway. */
   private readonly linkBuf = Buffer.alloc(64);
 
@@ -145,7 +167,7 @@ export class ProcReader {
     const source = opts.uidSource ?? 'auto';
     this.procfs = ProcReader.isProcfs(root);
     this.uidFromOwner = source === 'owner' || (source === 'auto' && this.procfs);
-    this.fastLinks = opts.nativeLinks ?? nativeAvailable();
+    this.fastLinks = opts.nativeLinks ?? null;
   }
 
   static isProcfs(dir: string): boolean {
@@ -178,33 +200,57 @@ export class ProcReader {
     return fs.existsSync(`${this.root}/${pid}`);
   }
 
+  /** Passes an issue found outside this reader (a link-table worker's) to this reader's sink. */
+  emitIssue(issue: ReadIssue): void {
+    this.onIssue(issue);
+  }
+
   /** The namespaces of one process; links that cannot be read are skipped (as lsns does). */
   readNsLinks(pid: number, types: readonly NsType[] = NS_TYPES): NsLink[] {
-    if (this.fastLinks) {
+    if ((this.fastLinks ??= nativeAvailable())) {
       const links = this.readNsLinksAt(pid, types);
       if (links !== null) return links;
     }
+    const inos = new Float64Array(types.length);
     const links: NsLink[] = [];
+    if (!this.readNsInodes(pid, types, inos, 0)) return links;
+    types.forEach((type, k) => {
+      const ino = inos[k] as number;
+      if (ino > 0) links.push({ type, ino });
+    });
+    return links;
+  }
+
+  /**
+   * readNsLinks through plain fs (one readlink(2) per link, no koffi), without objects: the inode
+   * of types[k] into out[off + k], 0 where that link could not be read (the issue goes to `sink`).
+   * false when the process is gone (its row all 0). Used for whole-/proc link tables
+   * (src/scan/link-table.ts), also on worker threads, where loading koffi would cost more than
+   * the two syscalls per process (open/close of <pid>/ns) it saves.
+   */
+  readNsInodes(pid: number, types: readonly NsType[], out: Float64Array, off: number, sink: IssueSink = this.onIssue): boolean {
     const dir = `${this.root}/${pid}/ns/`;
-    for (const type of types) {
+    for (let k = 0; k < types.length; k++) {
+      const type = types[k] as NsType;
+      out[off + k] = 0;
       let target: string;
       try {
         target = fs.readlinkSync(dir + type);
       } catch (err) {
-        this.report(pid, `ns/${type}`, err);
-        // The whole process is gone: no point asking for the other seven links.
-        if (errCode(err) === 'ENOENT' && !fs.existsSync(`${this.root}/${pid}`)) return [];
+        const code = errCode(err);
+        sink({ pid, file: `ns/${type}`, problem: classify(code), ...(code ? { code } : {}) });
+        // The whole process is gone: no point asking for the other links.
+        if (code === 'ENOENT' && !fs.existsSync(`${this.root}/${pid}`)) {
+          out.fill(0, off, off + types.length);
+          return false;
+        }
         continue;
       }
-      this.addLink(links, pid, type, target);
+      const link = parseNsLink(target, type);
+      if (link) out[off + k] = link.ino;
+      else sink({ pid, file: `ns/${type}`, problem: 'garbage' });
     }
-    return links;
-  }
-
-  private addLink(links: NsLink[], pid: number, type: NsType, target: string): void {
-    const link = parseNsLink(target, type);
-    if (link) links.push(link);
-    else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
+    return true;
   }
 
   /**
@@ -268,7 +314,7 @@ export class ProcReader {
     const dir = `${this.root}/${pid}`;
     let statText: string;
     try {
-      statText = this.readSmall(`${dir}/stat`, SMALL_FILE_LIMIT);
+      statText = this.readText(`${dir}/stat`, SMALL_FILE_LIMIT);
     } catch (err) {
       this.report(pid, 'stat', err);
       return null;
@@ -282,7 +328,7 @@ export class ProcReader {
     if (uid === null) return null;
     let cmdline = '';
     try {
-      cmdline = this.readSmall(`${dir}/cmdline`, CMDLINE_READ_LIMIT);
+      cmdline = this.readText(`${dir}/cmdline`, CMDLINE_READ_LIMIT);
     } catch (err) {
       // A process whose cmdline vanished is gone; an unreadable one still has a comm. So does one
       // whose directory is still there (a capture that left this cmdline out, see capture/snapshot.ts).
@@ -292,12 +338,9 @@ export class ProcReader {
     return { pid, ppid: stat.ppid, uid, comm: stat.comm, cmdline: cmdlineToCommand(cmdline), startTime: stat.startTime };
   }
 
-  /**
-   * A small file as a byte string, through one reused buffer: the daemon reads the details of
-   * every namespace's representative each tick, and a fresh 16 KiB buffer per read is garbage.
-   */
-  private readSmall(file: string, limit: number): string {
-    const buf = (this.smallBuf ??= Buffer.allocUnsafe(SMALL_FILE_LIMIT));
+  /** readCapped(file, limit) as latin1 text, through the reused details buffer. */
+  private readText(file: string, limit: number): string {
+    const buf = (this.detailsBuf ??= Buffer.allocUnsafe(Math.max(SMALL_FILE_LIMIT, CMDLINE_READ_LIMIT)));
     return buf.toString('latin1', 0, readCappedInto(file, buf.subarray(0, limit), !this.procfs));
   }
 
@@ -311,7 +354,7 @@ export class ProcReader {
       }
     }
     try {
-      const uid = parseStatusEuid(this.readSmall(`${dir}/status`, SMALL_FILE_LIMIT));
+      const uid = parseStatusEuid(this.readText(`${dir}/status`, SMALL_FILE_LIMIT));
       if (uid === null) this.onIssue({ pid, file: 'status', problem: 'garbage' });
       return uid;
     } catch (err) {

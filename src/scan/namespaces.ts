@@ -6,6 +6,7 @@
 import type { UserNames } from '../procfs/passwd.js';
 import type { ProcReader } from '../procfs/reader.js';
 import { NS_TYPES, type ByteString, type NsLink, type NsType, type ProcDetails } from '../procfs/types.js';
+import type { LinkTable } from './link-table.js';
 
 /** lsns cuts COMMAND at this many bytes (see native-notes/lsns-output-format.md). */
 export const COMMAND_MAX_BYTES = 8191;
@@ -42,6 +43,9 @@ export interface NamespaceRow {
 export interface ScanOptions {
   /** Only these types (lsns -t). Default: all eight. */
   types?: readonly NsType[];
+  /** The ns links already read (link-table.ts, possibly by several threads): the scan then does no
+   * listPids/readNsLinks of its own. Its types are the scan's types. */
+  links?: LinkTable;
 }
 
 export interface ScanResult {
@@ -59,6 +63,8 @@ interface NsAcc {
   ino: number;
   /** Ascending, because pids are visited in ascending order. */
   pids: number[];
+  /** Shared by every membership in this namespace (link-table scans). */
+  link: NsLink;
 }
 
 export function commandOf(d: Pick<ProcDetails, 'cmdline' | 'comm'>): string {
@@ -67,21 +73,40 @@ export function commandOf(d: Pick<ProcDetails, 'cmdline' | 'comm'>): string {
 }
 
 export function scanNamespaces(reader: ProcReader, users: UserNames, opts: ScanOptions = {}): ScanResult {
-  const types = opts.types ?? NS_TYPES;
+  const table = opts.links;
+  const types = table?.types ?? opts.types ?? NS_TYPES;
   const byIno = new Map<number, NsAcc>();
   const memberships = new Map<number, NsLink[]>();
+  const add = (pid: number, type: NsType, ino: number): NsLink => {
+    let acc = byIno.get(ino);
+    if (!acc) {
+      acc = { type, ino, pids: [], link: { type, ino } };
+      byIno.set(ino, acc);
+    }
+    acc.pids.push(pid);
+    return acc.link;
+  };
 
-  for (const pid of reader.listPids()) {
-    const links = reader.readNsLinks(pid, types);
-    if (links.length === 0) continue;
-    memberships.set(pid, links);
-    for (const link of links) {
-      let acc = byIno.get(link.ino);
-      if (!acc) {
-        acc = { type: link.type, ino: link.ino, pids: [] };
-        byIno.set(link.ino, acc);
+  if (table) {
+    // Same visit order and the same first-seen type per inode as the readNsLinks loop below; the
+    // NsLink objects are one per namespace, shared by its members.
+    const t = types.length;
+    const { pids, inos } = table;
+    for (let i = 0; i < pids.length; i++) {
+      const pid = pids[i] as number;
+      let links: NsLink[] | null = null;
+      for (let k = 0; k < t; k++) {
+        const ino = inos[i * t + k] as number;
+        if (ino > 0) (links ??= []).push(add(pid, types[k] as NsType, ino));
       }
-      acc.pids.push(pid);
+      if (links) memberships.set(pid, links);
+    }
+  } else {
+    for (const pid of reader.listPids()) {
+      const links = reader.readNsLinks(pid, types);
+      if (links.length === 0) continue;
+      memberships.set(pid, links);
+      for (const link of links) add(pid, link.type, link.ino);
     }
   }
 

@@ -1,0 +1,150 @@
+/**
+ * The link table (link-table.ts) read by the main thread and worker threads together. Reading 8 ns
+ * links of every process is nearly all kernel time (~30 µs of CPU per process here), so it splits
+ * across cores; what a worker costs is its start-up (an isolate: ~30 ms of CPU on an idle host,
+ * far more on a busy one). Hence work stealing rather than a fixed split: the main thread starts
+ * at once and claims chunks of 32 pids from a shared counter, a worker claims chunks from the
+ * moment it is up, and a worker that is slow, fails to start or dies leaves its chunks to the main
+ * thread. Results land in a shared table indexed by pid position, so the scan still aggregates in
+ * ascending pid order (lowest pid = representative), whoever read which pid.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type * as WorkerThreads from 'node:worker_threads';
+import type { ProcReader, ReadIssue } from '../procfs/reader.js';
+import type { NsType } from '../procfs/types.js';
+import { fillLinkRows, readLinkTable, type LinkTable } from './link-table.js';
+import { CHUNK_PIDS, COPYING, CTL_NEXT, CTL_WORDS, DONE, FREE, RUNNING, STOLEN, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
+
+/** Below this many pids one thread reads them all: a worker would start too late to help. */
+export const PARALLEL_MIN_PIDS = 1000;
+/** Workers besides the main thread, at most (one per further core). */
+const MAX_WORKERS = 3;
+/** After the main thread ran out of chunks, how long it waits for a worker's running chunk before reading it itself. */
+const STEAL_AFTER_MS = 2000;
+
+export interface ParallelLinkOptions {
+  /** Worker threads besides the main thread. Default: SCOPE_NAMESPACES_LINK_WORKERS, else one per
+   * further idle core (by the load average; at most 3) and per PARALLEL_MIN_PIDS pids; 0 reads
+   * everything on this thread. */
+  workers?: number;
+  minPids?: number;
+  workerUrl?: URL;
+  stealAfterMs?: number;
+  /** Tests: the main thread starts reading only once a worker has claimed a chunk (or after 30 s). */
+  waitForWorker?: boolean;
+  /** Tests: workers on a fixture tree too (its notes may then come out of pid order). */
+  anyRoot?: boolean;
+}
+
+export interface ParallelLinkTable extends LinkTable {
+  /** Chunks read by workers (0: the main thread read everything). */
+  workerChunks: number;
+  chunks: number;
+}
+
+/** The compiled worker next to this module; from the TypeScript sources (tests), the one in dist/. */
+export function resolveLinkWorkerUrl(): URL {
+  const beside = new URL('./link-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  return new URL('../../dist/scan/link-worker.js', import.meta.url);
+}
+
+function defaultWorkers(pids: number, minPids: number): number {
+  const env = process.env['SCOPE_NAMESPACES_LINK_WORKERS'];
+  if (env !== undefined && /^[0-9]+$/.test(env)) return Math.min(Number(env), 16);
+  // A worker pays for its start-up only with a core that would otherwise idle: on a saturated host
+  // (1-minute load of cores - 0.5 or more: less than half a core left) it added ~160 ms of CPU to
+  // a 5,000-pid list and made it slower (native-notes/procfs.md).
+  const cores = availableParallelism();
+  const idle = Math.floor(cores + 0.5 - (loadavg()[0] ?? 0));
+  return Math.max(0, Math.min(MAX_WORKERS, cores - 1, idle, Math.floor(pids / minPids)));
+}
+
+export function readLinkTableParallel(reader: ProcReader, pids: readonly number[], types: readonly NsType[], opts: ParallelLinkOptions = {}): ParallelLinkTable {
+  const n = pids.length;
+  const chunks = chunkCount(n);
+  const minPids = opts.minPids ?? PARALLEL_MIN_PIDS;
+  const workers = opts.workers ?? defaultWorkers(n, minPids);
+  // Workers read with plain fs on a real procfs only (fixture trees keep readNsLinks' notes).
+  if ((!reader.procfs && !opts.anyRoot) || workers <= 0 || n < minPids || n === 0) return { ...readLinkTable(reader, pids, types), workerChunks: 0, chunks };
+
+  // Loaded only here: `list` on a small host never pays for it.
+  const wt = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
+  const t = types.length;
+  const pidsBuf = new SharedArrayBuffer(n * 4);
+  new Int32Array(pidsBuf).set(pids);
+  const inosBuf = new SharedArrayBuffer(n * t * 8);
+  const ctlBuf = new SharedArrayBuffer(CTL_WORDS * 4);
+  const statesBuf = new SharedArrayBuffer(chunks * 4);
+  const ctl = new Int32Array(ctlBuf);
+  const states = new Int32Array(statesBuf);
+  const table: LinkTable = { pids, types, inos: new Float64Array(inosBuf) };
+
+  const started: Array<{ worker: WorkerThreads.Worker; port: WorkerThreads.MessagePort }> = [];
+  const url = opts.workerUrl ?? resolveLinkWorkerUrl();
+  for (let w = 0; w < workers; w++) {
+    try {
+      const { port1, port2 } = new wt.MessageChannel();
+      const data: LinkWorkerData = { root: reader.root, types: [...types], pids: pidsBuf, inos: inosBuf, ctl: ctlBuf, states: statesBuf, port: port2 };
+      // execArgv []: a test runner's loader flags are for TypeScript, not for this compiled worker.
+      const worker = new wt.Worker(url, { workerData: data, transferList: [port2], execArgv: [], name: 'ns-links' });
+      // A worker that cannot start, or fails, claims nothing more: its chunks are read here.
+      worker.on('error', () => {});
+      worker.unref();
+      started.push({ worker, port: port1 });
+    } catch {
+      break;
+    }
+  }
+
+  const issues: Array<ReadIssue[] | undefined> = new Array<ReadIssue[] | undefined>(chunks);
+  const readHere = (c: number): void => {
+    const found: ReadIssue[] = [];
+    fillLinkRows(reader, table, c * CHUNK_PIDS, Math.min(n, (c + 1) * CHUNK_PIDS), (i) => found.push(i));
+    issues[c] = found;
+  };
+  if (opts.waitForWorker && started.length > 0) Atomics.wait(ctl, CTL_NEXT, 0, 30_000);
+  for (;;) {
+    const c = Atomics.add(ctl, CTL_NEXT, 1);
+    if (c >= chunks) break;
+    if (Atomics.compareExchange(states, c, FREE, STOLEN) === FREE) readHere(c);
+  }
+  // Chunks still with workers: wait for them, take over what is unclaimed or too slow.
+  const stealAfter = opts.stealAfterMs ?? STEAL_AFTER_MS;
+  const deadline = Date.now() + stealAfter;
+  for (let c = 0; c < chunks; c++) {
+    for (;;) {
+      const s = Atomics.load(states, c);
+      if (s === DONE || s === STOLEN) break;
+      const late = Date.now() >= deadline;
+      // COPYING is a memcpy; only a worker killed in the middle of one leaves it there.
+      const takeOver = s === FREE || (s === RUNNING && late) || (s === COPYING && Date.now() >= deadline + stealAfter);
+      if (takeOver) {
+        if (Atomics.compareExchange(states, c, s, STOLEN) === s) {
+          readHere(c);
+          break;
+        }
+        continue;
+      }
+      Atomics.wait(states, c, s, late ? 5 : Math.max(1, deadline - Date.now()));
+    }
+  }
+
+  let workerChunks = 0;
+  for (let c = 0; c < chunks; c++) if (Atomics.load(states, c) === DONE) workerChunks++;
+  for (const { worker, port } of started) {
+    for (let m = wt.receiveMessageOnPort(port); m; m = wt.receiveMessageOnPort(port)) {
+      const { chunk, issues: found } = m.message as ChunkIssues;
+      if (Atomics.load(states, chunk) === DONE) issues[chunk] = found;
+    }
+    port.close();
+    // Every chunk is claimed: a worker still starting finds nothing to do; do not wait for it.
+    worker.terminate().catch(() => {});
+  }
+  // Issues in pid order, as a single thread would have found them.
+  for (const found of issues) for (const i of found ?? []) reader.emitIssue(i);
+  return { ...table, workerChunks, chunks };
+}
