@@ -155,13 +155,3 @@ export function rawText(s: string): string {
   }
   return out;
 }
-
-/** Byte string of a UTF-8 text (tree glyphs, headers). */
-export function utf8Bytes(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
-}
-
-/** A proper JS string from a byte string, for consumers that need Unicode (the Scope report). */
-export function bytesToUnicode(s: string): string {
-  return Buffer.from(s, 'latin1').toString('utf8');
-}

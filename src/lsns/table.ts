@@ -5,7 +5,8 @@
 import type { NamespaceRow } from '../scan/namespaces.js';
 import { cellText } from './cells.js';
 import { COLUMNS, type ColumnName } from './columns.js';
-import { rawText, tableText, utf8Bytes } from './escape.js';
+import { utf8Bytes } from '../procfs/bytes.js';
+import { rawText, tableText } from './escape.js';
 import { walk, type OutNode } from './tree.js';
 
 export interface TableOptions {

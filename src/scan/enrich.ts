@@ -10,7 +10,7 @@ import type { UserNames } from '../procfs/passwd.js';
 import { ProcReader } from '../procfs/reader.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
 import type { NamespaceRow } from './namespaces.js';
-import { utf8Bytes } from '../lsns/escape.js';
+import { utf8Bytes } from '../procfs/bytes.js';
 import { nsfsByNamespace } from './nsfs-mounts.js';
 import { parseNsfsMounts } from '../procfs/mountinfo.js';
 import { findPersistent, type PersistentNs } from './persistent.js';

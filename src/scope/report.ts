@@ -3,7 +3,7 @@
  * namespaces in its `latest` map, the table's template, and the plugin spec. See
  * /work/shared/scope-protocol.md and schema.ts for the rules it must satisfy.
  */
-import { bytesToUnicode } from '../lsns/escape.js';
+import { bytesToUnicode } from '../procfs/bytes.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
 import { hostNodeId } from './host.js';
 

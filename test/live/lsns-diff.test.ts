@@ -2,9 +2,10 @@
  * Live comparison with the real lsns: start awkward namespaces (test/support/namespaces.ts), run
  * /usr/bin/lsns and `node dist/cli/main.js list` with the same arguments (LANG=C.UTF-8, stdout a
  * pipe) and require the same bytes. Both tools count their own process in the initial
- * namespaces, so in practice the outputs are identical; other activity on the host can race, so
- * each comparison is retried a few times, and only NPROCS of the initial namespaces (those of
- * pid 2) may differ, by at most 2 (the two tools' own processes).
+ * namespaces, so the outputs are identical. Other activity on the host races with both tools: each
+ * comparison runs lsns before and after ours. When those two agree, ours must equal them; when they
+ * differ line by line, each line of ours must be one of theirs; else (rows came or went, lsns exited
+ * 1 because a process vanished mid-scan) the comparison is retried (test/support/stable.ts).
  *
  * Columns NETNSID, NSFS, PNS, ONS and the owner/parent trees are compared here too (KERNEL_CASES);
  * bind mounts, netns ids, multi-line NSFS and `-W` are in native-columns.test.ts.
@@ -21,14 +22,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NS_TYPES } from '../../src/procfs/types.js';
 import { nsInode, startAwkwardNamespaces, type AwkwardNamespaces } from '../support/namespaces.js';
+import { retryWhileRacing } from '../support/stable.js';
 
 const LSNS = '/usr/bin/lsns';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OURS = path.join(ROOT, 'dist/cli/main.js');
 const OUR_PROG = 'scope-namespaces list';
-const ATTEMPTS = 6;
-/** The two tools' own processes. */
-const NPROCS_SLACK = 2;
+/** Comparisons bracketed by two agreeing lsns runs; more only while the host keeps changing. */
+const ATTEMPTS = 12;
 
 interface Run {
   status: number | null;
@@ -69,69 +70,45 @@ function ensureBuilt(): void {
 
 const initialInodes = (): Set<number> => new Set(NS_TYPES.map((ty) => nsInode(2, ty)).filter((n): n is number => n !== null));
 
-/**
- * Replaces NPROCS of rows of the initial namespaces by a mark, collecting the values. Text: the
- * columns before NPROCS/NS are single tokens, so the first tokens of a line locate both. JSON:
- * "nprocs" follows "ns" in the same object (one member per line).
- */
-function maskInitialNprocs(out: string, columns: readonly string[] | 'json', initial: ReadonlySet<number>): { masked: string; values: number[] } {
-  const values: number[] = [];
-  const lines = out.split('\n');
-  if (columns === 'json') {
-    let ns = -1;
-    const masked = lines.map((line) => {
-      const nsm = /^\s*"ns": ([0-9]+),?$/.exec(line);
-      if (nsm) ns = Number(nsm[1]);
-      const np = /^(\s*"nprocs": )([0-9]+)(,?)$/.exec(line);
-      if (np && initial.has(ns)) {
-        values.push(Number(np[2]));
-        return `${np[1]}<N>${np[3]}`;
-      }
-      return line;
-    });
-    return { masked: masked.join('\n'), values };
-  }
-  const nsIdx = columns.indexOf('NS');
-  const npIdx = columns.indexOf('NPROCS');
-  if (nsIdx < 0 || npIdx < 0) return { masked: out, values };
-  const upTo = Math.max(nsIdx, npIdx);
-  const masked = lines.map((line) => {
-    const re = new RegExp('^' + '( *)(\\S+)'.repeat(upTo + 1));
-    const m = re.exec(line);
-    if (!m) return line;
-    const token = (i: number): string => m[2 + 2 * i] as string;
-    if (!initial.has(Number(token(nsIdx)))) return line;
-    values.push(Number(token(npIdx)));
-    let rebuilt = '';
-    for (let i = 0; i <= upTo; i++) rebuilt += i === npIdx ? ' <N>' : (m[1 + 2 * i] as string) + token(i);
-    return rebuilt + line.slice(m[0].length);
-  });
-  return { masked: masked.join('\n'), values };
+const sameRun = (a: Run, b: Run): boolean => a.status === b.status && a.stdout === b.stdout && a.stderr === b.stderr;
+
+/** null when equal, else a short description of the first difference. */
+function difference(lsns: Run, ours: Run): string | null {
+  if (ours.status !== lsns.status) return `exit ${ours.status} (stderr ${JSON.stringify(ours.stderr)})`;
+  if (ours.stderr !== lsns.stderr) return `stderr ${JSON.stringify(ours.stderr)} vs ${JSON.stringify(lsns.stderr)}`;
+  if (ours.stdout === lsns.stdout) return null;
+  const la = lsns.stdout.split('\n');
+  const lb = ours.stdout.split('\n');
+  let i = 0;
+  while (la[i] === lb[i]) i++;
+  return `first difference at line ${i + 1} (of ${la.length} / ${lb.length})\n  lsns: ${JSON.stringify(la[i])}\n  ours: ${JSON.stringify(lb[i])}`;
 }
 
-/** null when equal (within the NPROCS tolerance), else a short description of the difference. */
-function difference(a: string, b: string, columns: readonly string[] | 'json', initial: ReadonlySet<number>): string | null {
-  if (a === b) return null;
-  const ma = maskInitialNprocs(a, columns, initial);
-  const mb = maskInitialNprocs(b, columns, initial);
-  if (ma.masked === mb.masked && ma.values.length === mb.values.length && ma.values.every((v, i) => Math.abs(v - (mb.values[i] as number)) <= NPROCS_SLACK)) {
-    return null;
-  }
-  const la = ma.masked.split('\n');
-  const lb = mb.masked.split('\n');
-  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
-    if (la[i] !== lb[i]) {
-      return `first difference at line ${i + 1} (of ${la.length} / ${lb.length})\n  lsns: ${JSON.stringify(la[i])}\n  ours: ${JSON.stringify(lb[i])}`;
+/**
+ * When the host changed between the two lsns runs (a busy host always starts and ends processes):
+ * with the same number of lines, every line of ours must be the line lsns printed at one of the two
+ * moments — what our run saw in between. A different line count means rows came or went: retry.
+ */
+function betweenRuns(before: Run, after: Run, ours: Run): string | null {
+  if (ours.status !== after.status || ours.stderr !== after.stderr) return difference(after, ours);
+  const lb = before.stdout.split('\n');
+  const la = after.stdout.split('\n');
+  const lo = ours.stdout.split('\n');
+  if (lb.length !== la.length) return `lsns printed ${lb.length} then ${la.length} lines: the host changed meanwhile`;
+  if (lo.length !== la.length) return `ours printed ${lo.length} lines, lsns ${la.length} before and after`;
+  for (let i = 0; i < lo.length; i++) {
+    if (lo[i] !== la[i] && lo[i] !== lb[i]) {
+      return `line ${i + 1} is neither lsns's before nor after\n  lsns: ${JSON.stringify(lb[i])}\n  lsns: ${JSON.stringify(la[i])}\n  ours: ${JSON.stringify(lo[i])}`;
     }
   }
-  return `NPROCS of the initial namespaces differ by more than ${NPROCS_SLACK}: lsns ${ma.values.join(',')} ours ${mb.values.join(',')}`;
+  return null;
 }
 
 const DEFAULT = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND'];
 
 interface Case {
   args: string[];
-  /** Output columns in order (to find NPROCS in text), or 'json'. */
+  /** Output columns in order, or 'json' (documents what the case shows). */
   columns: string[] | 'json';
   env?: Record<string, string>;
   /** Extra check on lsns's output, to be sure the case shows what it is meant to. */
@@ -277,27 +254,35 @@ async function liveTests(): Promise<void> {
   for (const c of [...cases, ...KERNEL_CASES]) {
     const name = `${c.env ? Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('') : ''}lsns ${c.args.map((a) => JSON.stringify(a)).join(' ')}`;
     t.test(name, async (t) => {
-      let last = '';
-      let lastLsns = '';
-      for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        const a = run('lsns', c.args, c.env);
-        const b = run('ours', c.args, c.env);
-        t.equal(a.status, 0, 'lsns exits 0');
-        if (a.status !== 0) return;
-        lastLsns = a.stdout;
-        const diff = b.status !== a.status ? `exit ${b.status} (stderr ${JSON.stringify(b.stderr)})` : b.stderr !== a.stderr ? `stderr ${JSON.stringify(b.stderr)} vs ${JSON.stringify(a.stderr)}` : difference(a.stdout, b.stdout, c.columns, initial);
-        if (diff === null) {
-          t.pass(attempt === 1 ? 'same output' : `same output (attempt ${attempt})`);
-          if (c.expect) {
-            const problem = c.expect(a.stdout);
-            t.equal(problem, null, 'the case shows what it is meant to');
+      // lsns, ours, lsns again: when the two lsns runs agree, nothing relevant changed on the host
+      // during ours, and ours must equal them byte for byte. When they differ (a process started or
+      // exited; lsns's own exit 1 when one vanishes mid-scan, util-linux issue 2799), try again.
+      const stable: Array<{ lsns: Run; ours: Run }> = [];
+      const { problem, attempts } = await retryWhileRacing(
+        async () => {
+          const before = run('lsns', c.args, c.env);
+          const ours = run('ours', c.args, c.env);
+          const after = run('lsns', c.args, c.env);
+          if (sameRun(before, after)) {
+            stable[0] = { lsns: after, ours };
+            // A stable lsns failure is asserted below, not retried.
+            return after.status === 0 ? difference(after, ours) : null;
           }
-          return;
-        }
-        last = diff;
-        await new Promise((r) => setTimeout(r, 150));
+          if (before.status !== 0 || after.status !== 0) return `lsns exited ${before.status}/${after.status} (a process vanished during its scan?)`;
+          stable[0] = { lsns: after, ours };
+          return betweenRuns(before, after, ours);
+        },
+        { attempts: ATTEMPTS, withinMs: 120_000, pauseMs: 250 },
+      );
+      const seen = stable[0];
+      if (seen === undefined) {
+        t.fail(`lsns never agreed with itself in ${attempts} attempts: ${problem ?? ''}`);
+        return;
       }
-      t.fail(`output differs after ${ATTEMPTS} attempts: ${last}`, { lsnsLines: lastLsns.split('\n').length });
+      t.equal(seen.lsns.status, 0, `lsns exits 0${seen.lsns.status !== 0 ? ` (twice in a row: ${JSON.stringify(seen.lsns.stderr)})` : ''}`);
+      if (seen.lsns.status !== 0) return;
+      t.equal(problem, null, attempts === 1 ? 'same output' : `same output (attempt ${attempts})`, { lsnsLines: seen.lsns.stdout.split('\n').length });
+      if (problem === null && c.expect) t.equal(c.expect(seen.lsns.stdout), null, 'the case shows what it is meant to');
     });
   }
 

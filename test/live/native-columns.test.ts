@@ -63,7 +63,7 @@ function inode(p: string): number {
   return fs.statSync(p).ino;
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = 10000): Promise<void> {
+async function waitFor(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -110,7 +110,7 @@ t.teardown(async () => {
       }
     }
     await containerExit;
-    await waitFor(() => !pids.some(alive), 5000, 'every container process gone').catch(() => {});
+    await waitFor(() => !pids.some(alive), 30_000, 'every container process gone').catch(() => {});
   }
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -197,7 +197,7 @@ t.test('list, report and serve inside a fake container', async (t) => {
     const servePid = readPid('serve.pid');
     t.ok(servePid);
     if (servePid) process.kill(servePid, 'SIGTERM');
-    await waitFor(() => fs.existsSync(path.join(dir, 'serve.rc')), 5000, 'serve to stop');
+    await waitFor(() => fs.existsSync(path.join(dir, 'serve.rc')), 30_000, 'serve to stop');
     t.equal(read('serve.rc').trim(), '0', 'serve exits 0 on SIGTERM');
     t.notOk(fs.existsSync(path.dirname(sock)), 'socket directory removed');
   });
@@ -205,7 +205,7 @@ t.test('list, report and serve inside a fake container', async (t) => {
   t.test('everything is gone afterwards', async (t) => {
     t.equal(await containerExit, 0, 'the container script ends cleanly', { stderr: containerErr });
     const pids = [container.pid, containerPid, sleeper, readPid('serve.pid')].filter((p): p is number => typeof p === 'number');
-    await waitFor(() => !pids.some(alive), 5000, 'no survivor').catch(() => {});
+    await waitFor(() => !pids.some(alive), 30_000, 'no survivor').catch(() => {});
     t.same(pids.filter(alive), [], 'no process survives');
     const mine = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     t.notOk(mine.includes(dir), 'no mount of the test leaked into our mount namespace');

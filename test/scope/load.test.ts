@@ -33,8 +33,12 @@ t.test('5,000 processes', async (t) => {
 
   const times: number[] = [];
   let rows = 0;
+  // Poll for 5 s and across at least two refreshes, however long those take on a busy machine: the
+  // point is answers while a scan runs, not how many scans fit in a time window.
+  const refreshes = (): number => d?.stderr().match(/"msg":"snapshot refreshed"/g)?.length ?? 0;
   const end = Date.now() + 5000;
-  while (Date.now() < end) {
+  const giveUp = Date.now() + 120_000;
+  while ((Date.now() < end || refreshes() < 2) && Date.now() < giveUp) {
     const r = await client.poll();
     t.equal(r.status, 'ok', 'status ok');
     times.push(r.ms);
@@ -49,9 +53,8 @@ t.test('5,000 processes', async (t) => {
   const max = times[times.length - 1] ?? 0;
   t.comment(`${times.length} answers: p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms, ${rows} rows`);
   t.equal(rows, 8 + 499 * 3, 'all namespaces (8 initial + 3 per group of 10)');
-  t.ok(max < 250, `slowest answer ${max.toFixed(1)} ms is far inside 500 ms`);
-  const refreshes = d.stderr().match(/"msg":"snapshot refreshed"/g)?.length ?? 0;
-  t.ok(refreshes >= 2, `${refreshes} refreshes happened meanwhile`);
+  t.ok(max < 500, `slowest answer ${max.toFixed(1)} ms, inside the probe's 500 ms deadline`);
+  t.ok(refreshes() >= 2, `polled across ${refreshes()} refreshes (the daemon keeps refreshing under load)`);
   const scans = [...d.stderr().matchAll(/"scanMs":(\d+)/g)].map((m) => Number(m[1]));
   t.comment(`scan durations (ms): ${scans.join(', ')}`);
 });

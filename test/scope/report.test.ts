@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { bytesToUnicode } from '../../src/lsns/escape.js';
+import { bytesToUnicode } from '../../src/procfs/bytes.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';

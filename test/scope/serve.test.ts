@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { bytesToUnicode } from '../../src/lsns/escape.js';
+import { bytesToUnicode } from '../../src/procfs/bytes.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { scanNamespaces } from '../../src/scan/namespaces.js';
@@ -123,10 +123,11 @@ t.test('HTTP surface', async (t) => {
     s.on('error', () => {});
     setTimeout(() => {
       s.destroy();
-      reject(new Error('stalled client still connected after 8 s'));
-    }, 8000);
+      reject(new Error('stalled client still connected after 30 s'));
+    }, 30_000);
   });
-  t.ok(closedAfter < 5000, `stalled client dropped after ${closedAfter} ms`);
+  // The header timeout is 2 s; the bound only tells the server's timeout from none at all.
+  t.ok(closedAfter < 20_000, `stalled client dropped after ${closedAfter} ms`);
   // Meanwhile the server still answers.
   t.equal((await request(sock)).status, 200);
 
@@ -154,7 +155,8 @@ t.test('second instance is refused; SIGTERM removes socket and directory', async
   const r1 = await first.exited;
   const took = Date.now() - started;
   t.equal(r1.code, 0, 'exit 0 on SIGTERM');
-  t.ok(took < 2000, `stopped in ${took} ms`);
+  // Bound: well inside Kubernetes' 30 s termination grace period (not a speed figure).
+  t.ok(took < 20_000, `stopped in ${took} ms`);
   t.notOk(fs.existsSync(sock), 'socket removed');
   t.notOk(fs.existsSync(path.dirname(sock)), 'directory removed');
   t.ok(fs.existsSync(root), 'plugins root itself stays');
@@ -175,7 +177,7 @@ t.test('SIGINT too, also while connections are open', async (t) => {
   d.child.kill('SIGINT');
   const r = await d.exited;
   t.equal(r.code, 0);
-  t.ok(Date.now() - started < 2000);
+  t.ok(Date.now() - started < 20_000, 'stopped inside the 30 s grace period');
   t.notOk(fs.existsSync(path.dirname(sock)));
   idle.destroy();
 });
@@ -215,7 +217,7 @@ t.test('a failed refresh keeps the previous snapshot', async (t) => {
   await waitServing(d);
   const before = await request(sock);
   fs.rmSync(proc, { recursive: true, force: true });
-  await waitFor(() => /scan of .* failed: .*ENOENT.*serving the previous snapshot/.test(d.stderr()), 5000, 'failed refresh logged');
+  await waitFor(() => /scan of .* failed: .*ENOENT.*serving the previous snapshot/.test(d.stderr()), 30_000, 'failed refresh logged');
   const after = await request(sock);
   t.equal(after.status, 200);
   const rows = (b: Buffer): number => tableRows(JSON.parse(b.toString()) as ScopeReport, 'h').size;

@@ -49,7 +49,7 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
 }
 
 /** Waits until the daemon logged 'serving' (it listens only after its first snapshot). */
-export async function waitServing(d: Daemon, timeoutMs = 15_000): Promise<void> {
+export async function waitServing(d: Daemon, timeoutMs = 60_000): Promise<void> {
   await waitFor(() => d.stderr().includes('"msg":"serving"') || d.child.exitCode !== null, timeoutMs, 'serving');
   if (d.child.exitCode !== null) throw new Error(`daemon exited ${d.child.exitCode}: ${d.stderr()}`);
 }

@@ -123,7 +123,7 @@ function ownerUid(pid: number): number | null {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, probe: () => T | null, timeoutMs = 15000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => T | null, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
@@ -235,7 +235,7 @@ class Tracker {
     } catch {
       /* gone */
     }
-    await waitFor(`pid ${pid} to exit`, () => (readProc(pid) === null ? true : null), 10000);
+    await waitFor(`pid ${pid} to exit`, () => (readProc(pid) === null ? true : null), 30_000);
   }
 
   async cleanup(): Promise<CleanupReport> {
