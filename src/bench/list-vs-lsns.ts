@@ -24,10 +24,10 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
-    if (k === '--procs' && v !== undefined) (a.procs = Number(v)), i++;
-    else if (k === '--runs' && v !== undefined) (a.runs = Number(v)), i++;
-    else if (k === '--json' && v !== undefined) (a.json = v), i++;
-    else if (k === '--lsns' && v !== undefined) (a.lsns = v), i++;
+    if (k === '--procs' && v !== undefined) ((a.procs = Number(v)), i++);
+    else if (k === '--runs' && v !== undefined) ((a.runs = Number(v)), i++);
+    else if (k === '--json' && v !== undefined) ((a.json = v), i++);
+    else if (k === '--lsns' && v !== undefined) ((a.lsns = v), i++);
     else throw new Error(`unknown argument ${k}; usage: [--procs N] [--runs R] [--json FILE] [--lsns PATH]`);
   }
   if (!Number.isInteger(a.runs) || a.runs < 1 || a.runs > 100) throw new Error('--runs must be 1..100');

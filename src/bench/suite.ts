@@ -57,12 +57,12 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i] ?? '';
     const v = argv[i + 1];
-    if (k === '--procs') (a.procs = num(k, v, 0, 20000)), i++;
-    else if (k === '--small') (a.small = num(k, v, 0, 1000)), i++;
-    else if (k === '--runs') (a.runs = num(k, v, 1, 100)), i++;
-    else if (k === '--duration') (a.durationSec = num(k, v, 5, 3600)), i++;
-    else if (k === '--json' && v !== undefined) (a.json = v), i++;
-    else if (k === '--lsns' && v !== undefined) (a.lsns = v), i++;
+    if (k === '--procs') ((a.procs = num(k, v, 0, 20000)), i++);
+    else if (k === '--small') ((a.small = num(k, v, 0, 1000)), i++);
+    else if (k === '--runs') ((a.runs = num(k, v, 1, 100)), i++);
+    else if (k === '--duration') ((a.durationSec = num(k, v, 5, 3600)), i++);
+    else if (k === '--json' && v !== undefined) ((a.json = v), i++);
+    else if (k === '--lsns' && v !== undefined) ((a.lsns = v), i++);
     else if (k === '--skip-lsns') a.skipLsns = true;
     else throw new Error(`unknown argument ${k}; ${USAGE}`);
   }
@@ -368,11 +368,9 @@ async function measureDaemon(cli: string, a: Args, onChild: (c: ChildProcess) =>
   const socketPath = path.join(root, pluginId, `${pluginId}.sock`);
   const intervalMs = 5000;
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    [cli, 'serve', '--plugins-root', root, '--plugin-id', pluginId, '--interval', '5s', '--log-level', 'debug', '--log-format', 'json', '--hostname', 'bench'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [cli, 'serve', '--plugins-root', root, '--plugin-id', pluginId, '--interval', '5s', '--log-level', 'debug', '--log-format', 'json', '--hostname', 'bench'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   onChild(child);
   const refreshes: RefreshLog[] = [];
   let firstSnapshotMs: number | null = null;
@@ -601,7 +599,11 @@ async function main(): Promise<void> {
       ['machine', `${machine.cpus} cpus`, `${machine.model}, Node ${machine.node}, kernel ${machine.kernel}, load ${machine.loadavg.join(' ')}`],
       ['node -e 0 (start-up floor)', ms(nodeFloorMs), `${a.runs} runs`],
       [`P1 list vs lsns @${p1Small.processes}`, ratio(p1Small), `${ms(p1Small.oursMs)} vs ${ms(p1Small.lsnsMs)}; target <= 1x ${verdict(p1SmallMet)}`],
-      [`P1 list vs lsns @${p1Large.processes}`, ratio(p1Large), `${ms(p1Large.oursMs)} vs ${ms(p1Large.lsnsMs)}; rows ${p1Large.oursRows}/${p1Large.lsnsRows ?? 'n/a'}; target <= 0.25x ${verdict(p1Met)}`],
+      [
+        `P1 list vs lsns @${p1Large.processes}`,
+        ratio(p1Large),
+        `${ms(p1Large.oursMs)} vs ${ms(p1Large.lsnsMs)}; rows ${p1Large.oursRows}/${p1Large.lsnsRows ?? 'n/a'}; target <= 0.25x ${verdict(p1Met)}`,
+      ],
       [`P2 refresh CPU, steady @${p2.processes}`, ms(p2.steadyFull.cpuMs), `wall ${ms(p2.steadyFull.wallMs)}; target <= 150 ms ${verdict(results.targets.p2CpuMs150)}`],
       ['P2 refresh CPU, cold (first)', ms(p2.coldFull.cpuMs), `wall ${ms(p2.coldFull.wallMs)} (starts the UTS worker, JIT cold)`],
       ['P2 scan only CPU', ms(p2.scanOnly.cpuMs), `wall ${ms(p2.scanOnly.wallMs)}`],

@@ -8,15 +8,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createReportServer } from '../server/http.js';
 import { SnapshotSource } from '../server/snapshots.js';
-import {
-  AnotherInstanceError,
-  listenOnSocket,
-  prepareRegistration,
-  RegistrationError,
-  registrationState,
-  removeRegistration,
-  type Registration,
-} from '../server/socket.js';
+import { AnotherInstanceError, listenOnSocket, prepareRegistration, RegistrationError, registrationState, removeRegistration, type Registration } from '../server/socket.js';
 import { ConfigError, EXIT_USAGE, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './logging.js';
 
@@ -200,7 +192,10 @@ class Daemon {
         }),
     );
     const stopped = this.source ? this.source.stop() : Promise.resolve();
-    Promise.allSettled([...closed, stopped]).then(() => this.exit(code), () => this.exit(code));
+    Promise.allSettled([...closed, stopped]).then(
+      () => this.exit(code),
+      () => this.exit(code),
+    );
   }
 
   private fatal(err: unknown, what: string): void {

@@ -108,8 +108,7 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
   let containers: ContainerScan | null = null;
   if (wantContainer) containers = scanContainers(reader, scan.memberships, initial);
   const now = new Date();
-  const process: ProcessView | undefined =
-    wantProcess || wantContainer ? { memberships: scan.memberships, initial, ...(containers ? { containerOf: containers.byPid } : {}) } : undefined;
+  const process: ProcessView | undefined = wantProcess || wantContainer ? { memberships: scan.memberships, initial, ...(containers ? { containerOf: containers.byPid } : {}) } : undefined;
   const history = deps.history ?? new MetricHistory();
   const hostSamples = topologies.includes('host') ? history.add(now, rows.length) : [];
   const report = buildFullReport(
