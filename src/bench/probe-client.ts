@@ -114,9 +114,7 @@ export class ProbeClient {
             if (size > BODY_LIMIT) req.destroy(new Error('body too large'));
             else chunks.push(c);
           });
-          res.on('end', () =>
-            finish({ error: null, statusCode: res.statusCode ?? 0, gzip: res.headers['content-encoding'] === 'gzip', body: Buffer.concat(chunks), ms: performance.now() - started }),
-          );
+          res.on('end', () => finish({ error: null, statusCode: res.statusCode ?? 0, gzip: res.headers['content-encoding'] === 'gzip', body: Buffer.concat(chunks), ms: performance.now() - started }));
           res.on('error', (e) => finish({ error: e.message, statusCode: 0, gzip: false, body: Buffer.alloc(0), ms: performance.now() - started }));
         },
       );

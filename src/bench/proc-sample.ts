@@ -10,7 +10,10 @@ export function parseStatCpuTicks(stat: string): number {
   const close = stat.lastIndexOf(')');
   if (close < 0) return Number.NaN;
   // After "pid (comm) " the first field is state (field 3): utime is index 11, stime index 12.
-  const rest = stat.slice(close + 2).trim().split(/\s+/);
+  const rest = stat
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   return rest.length >= 13 && Number.isInteger(utime) && Number.isInteger(stime) ? utime + stime : Number.NaN;

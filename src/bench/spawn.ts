@@ -45,9 +45,7 @@ export async function spawnSleepers(n: number, nsEvery = 50, lifetimeSec = 900, 
   process.once('exit', cleanup);
   for (let i = 0; i < n; i++) {
     const inNs = nsEvery > 0 && i % nsEvery === 0;
-    const child = inNs
-      ? spawn('unshare', [...nsFlags, 'sleep', String(lifetimeSec)], { stdio: 'ignore' })
-      : spawn('sleep', [String(lifetimeSec)], { stdio: 'ignore' });
+    const child = inNs ? spawn('unshare', [...nsFlags, 'sleep', String(lifetimeSec)], { stdio: 'ignore' }) : spawn('sleep', [String(lifetimeSec)], { stdio: 'ignore' });
     child.on('error', () => {});
     children.push(child);
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));

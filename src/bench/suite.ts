@@ -50,8 +50,7 @@ interface Args {
   serveArgs: string[];
 }
 
-const USAGE =
-  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,burst,freshness] [--serve-arg ARG]...';
+const USAGE = 'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,burst,freshness] [--serve-arg ARG]...';
 
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = { procs: 5000, durationSec: 45, warmupSec: 10, runs: 7, trials: 6, bursts: 6, json: null, skipLsns: false, lsns: '/usr/bin/lsns', only: new Set(SECTIONS), serveArgs: [] };
@@ -67,15 +66,15 @@ export function parseArgs(argv: readonly string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i] ?? '';
     const v = argv[i + 1];
-    if (k === '--procs') (a.procs = num(k, v, 0, 20000)), i++;
-    else if (k === '--duration') (a.durationSec = num(k, v, 5, 3600)), i++;
-    else if (k === '--warmup') (a.warmupSec = num(k, v, 0, 600)), i++;
-    else if (k === '--runs') (a.runs = num(k, v, 1, 100)), i++;
-    else if (k === '--trials') (a.trials = num(k, v, 1, 100)), i++;
-    else if (k === '--bursts') (a.bursts = num(k, v, 1, 100)), i++;
-    else if (k === '--json') (a.json = str(k, v)), i++;
-    else if (k === '--lsns') (a.lsns = str(k, v)), i++;
-    else if (k === '--serve-arg') a.serveArgs.push(str(k, v)), i++;
+    if (k === '--procs') ((a.procs = num(k, v, 0, 20000)), i++);
+    else if (k === '--duration') ((a.durationSec = num(k, v, 5, 3600)), i++);
+    else if (k === '--warmup') ((a.warmupSec = num(k, v, 0, 600)), i++);
+    else if (k === '--runs') ((a.runs = num(k, v, 1, 100)), i++);
+    else if (k === '--trials') ((a.trials = num(k, v, 1, 100)), i++);
+    else if (k === '--bursts') ((a.bursts = num(k, v, 1, 100)), i++);
+    else if (k === '--json') ((a.json = str(k, v)), i++);
+    else if (k === '--lsns') ((a.lsns = str(k, v)), i++);
+    else if (k === '--serve-arg') (a.serveArgs.push(str(k, v)), i++);
     else if (k === '--skip-lsns') a.skipLsns = true;
     else if (k === '--only') {
       const parts = str(k, v).split(',');
@@ -94,7 +93,16 @@ type Row = [figure: string, value: string, target: string, verdict: string, deta
 
 function table(rows: readonly Row[]): string {
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
-  return rows.map((r) => r.map((c, i) => (i === 1 ? c.padStart(widths[i] ?? 0) : i < 4 ? c.padEnd(widths[i] ?? 0) : c)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === 1 ? c.padStart(widths[i] ?? 0) : i < 4 ? c.padEnd(widths[i] ?? 0) : c))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 const verdict = (ok: boolean | null): string => (ok === null ? '' : ok ? 'met' : 'NOT met');
@@ -146,13 +154,7 @@ function render(r: Results): string {
       ['probe cost est. (entries)', fmt(rep?.probeCostEntriesPercent, ' %'), '(3,000: 1.8 %)', '', 'ESTIMATE: entries x 6 us per poll, 1 poll/s, % of one core'],
       ['probe cost est. (bytes)', fmt(rep?.probeCostBytesPercent, ' %'), '(300 kB: 2.7 %)', '', 'ESTIMATE: JSON bytes x 90 ms/MB, 1 poll/s'],
       ['plugin CPU', fmt(cpu.cpuPercent, ' %'), '<= 2 %', v('pluginCpuPercent'), `of one core, utime+stime over ${cpu.windowSec} s after ${cpu.warmupSec} s warm-up, polled 1/s`],
-      [
-        'plugin + probe est.',
-        fmt(rep ? round(cpu.cpuPercent + rep.probeCostEntriesPercent, 2) : null, ' %'),
-        '(0.10x probe)',
-        '',
-        "info: 0.10x of the probe's own 33-51 % (issue 12) = 3.3-5.1 %",
-      ],
+      ['plugin + probe est.', fmt(rep ? round(cpu.cpuPercent + rep.probeCostEntriesPercent, 2) : null, ' %'), '(0.10x probe)', '', "info: 0.10x of the probe's own 33-51 % (issue 12) = 3.3-5.1 %"],
       ['serve RSS median', fmt(cpu.rssMedianMb, ' MB'), '<= 80 MB', v('rssMedianMb'), 'VmRSS every 250 ms over the window'],
       ['serve RSS peak', fmt(cpu.rssPeakMb, ' MB'), '<= 80 MB', v('rssPeakMb'), `VmHWM (peak since start) ${fmt(cpu.hwmMb, ' MB')}`],
       [
@@ -178,7 +180,13 @@ function render(r: Results): string {
       ['freshness appear median', fmt(f.appearMedianMs, ' ms'), '', '', `${f.trials} trials, polled every ${f.pollMs} ms: ${per(f.appearMs)}; inode reused by another namespace: ${f.reusedInodes}x`],
       ['freshness appear max', fmt(f.appearMaxMs, ' ms'), '<= 1,500 ms', v('freshnessAppearMaxMs'), 'from spawn of unshare --uts --ipc sleep to the first answer with its row'],
       ['freshness disappear median', fmt(f.disappearMedianMs, ' ms'), '', '', per(f.disappearMs)],
-      ['freshness disappear max', fmt(f.disappearMaxMs, ' ms'), '<= 1,500 ms', v('freshnessDisappearMaxMs'), `from SIGKILL to the first answer without its row (a timeout counts as ${f.timeoutMs} ms)`],
+      [
+        'freshness disappear max',
+        fmt(f.disappearMaxMs, ' ms'),
+        '<= 1,500 ms',
+        v('freshnessDisappearMaxMs'),
+        `from SIGKILL to the first answer without its row (a timeout counts as ${f.timeoutMs} ms)`,
+      ],
     );
   }
   if (list) {
@@ -233,7 +241,10 @@ async function main(): Promise<void> {
     node: process.version,
     lsns: wantLsns ? spawnSync(a.lsns, ['--version'], { encoding: 'utf8' }).stdout.trim() : null,
     date: new Date().toISOString(),
-    loadBefore: os.loadavg().map((x) => round(x, 2)).join(' '),
+    loadBefore: os
+      .loadavg()
+      .map((x) => round(x, 2))
+      .join(' '),
   };
   const results: Results = {
     machine,
@@ -281,7 +292,10 @@ async function main(): Promise<void> {
     if (serve) await stopServe(serve);
     killAll();
   }
-  machine['loadAfter'] = os.loadavg().map((x) => round(x, 2)).join(' ');
+  machine['loadAfter'] = os
+    .loadavg()
+    .map((x) => round(x, 2))
+    .join(' ');
   results.targets = targets(results);
   process.stdout.write(render(results));
   if (a.json) fs.writeFileSync(a.json, JSON.stringify(results, null, 2) + '\n');

@@ -348,10 +348,7 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
       };
     }
     fs.rmSync(tmp, { recursive: true, force: true });
-    const why = [
-      changed.length > 0 ? `lsns output changed for: ${changed.map((c) => `[${c.join(' ')}]`).join(' ')}` : '',
-      pidsStable ? '' : 'processes came or went',
-    ].filter((s) => s !== '');
+    const why = [changed.length > 0 ? `lsns output changed for: ${changed.map((c) => `[${c.join(' ')}]`).join(' ')}` : '', pidsStable ? '' : 'processes came or went'].filter((s) => s !== '');
     log(`attempt ${attempt}/${retries}: ${why.join('; ')}; retrying`);
     await sleep(Math.min(3000, 150 * attempt));
   }

@@ -86,7 +86,13 @@ export async function runCheck(argv: readonly string[]): Promise<number> {
     return fail(`undecodable answer: ${(err as Error).message}`);
   }
   const problems = reportProblems(report, cfg.pluginId);
-  if (problems.length > 0) return fail(`a probe would reject the report: ${problems.slice(0, 3).map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  if (problems.length > 0)
+    return fail(
+      `a probe would reject the report: ${problems
+        .slice(0, 3)
+        .map((p) => `${p.path}: ${p.message}`)
+        .join('; ')}`,
+    );
   const taken = Date.parse(String(answer.headers['x-snapshot-time'] ?? ''));
   const ageMs = Number.isNaN(taken) ? null : Date.now() - taken;
   if (cfg.maxAgeMs !== undefined && (ageMs === null || ageMs > cfg.maxAgeMs)) {

@@ -49,7 +49,10 @@ const duration = (minMs: number, maxMs: number) =>
   });
 
 const pluginId = z.string().regex(PLUGIN_ID_RE, "must match Scope's plugin id rule ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$ (letters and digits, single dashes between)");
-const absolutePath = z.string().min(1, 'must not be empty').transform((p) => path.resolve(p));
+const absolutePath = z
+  .string()
+  .min(1, 'must not be empty')
+  .transform((p) => path.resolve(p));
 const hostname = z
   .string()
   .min(1, 'must not be empty')
@@ -220,7 +223,15 @@ export async function parseReportConfig(argv: readonly string[], env: NodeJS.Pro
   const host = await resolveHostname({ flag: str(v['hostname']), env, proc: path.resolve(proc), ...probe });
   return validate(
     reportSchemaCli,
-    { proc, hostname: host.hostname, hostnameSource: host.source, hostnameFallback: host.fallback, pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID, topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES, processNodes: str(v['process-nodes']) ?? 'isolated' },
+    {
+      proc,
+      hostname: host.hostname,
+      hostnameSource: host.source,
+      hostnameFallback: host.fallback,
+      pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID,
+      topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES,
+      processNodes: str(v['process-nodes']) ?? 'isolated',
+    },
     { hostname: hostnameSourceName(host.source, proc) },
   );
 }

@@ -49,7 +49,7 @@ class PrettyStderr implements DestinationStream {
   }
 }
 
-export function createLogger(level: LogLevel, format: LogFormat, isTty = process.stderr.isTTY === true): Logger {
+export function createLogger(level: LogLevel, format: LogFormat, isTty = process.stderr.isTTY): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && isTty);
   const dest: DestinationStream = pretty ? new PrettyStderr() : pino.destination({ dest: 2, sync: true });
   return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);

@@ -10,15 +10,7 @@ import { createReportServer } from '../server/http.js';
 import { IncrementalSource } from '../server/incremental-source.js';
 import { setMallocArenaMax } from '../native/libc.js';
 import { SERVE_NODE_FLAGS } from './node-flags.js';
-import {
-  AnotherInstanceError,
-  listenOnSocket,
-  prepareRegistration,
-  RegistrationError,
-  registrationState,
-  removeRegistration,
-  type Registration,
-} from '../server/socket.js';
+import { AnotherInstanceError, listenOnSocket, prepareRegistration, RegistrationError, registrationState, removeRegistration, type Registration } from '../server/socket.js';
 import { ConfigError, EXIT_USAGE, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './logging.js';
 
@@ -97,7 +89,17 @@ class Daemon {
   async run(): Promise<number> {
     const { cfg, log } = this;
     log.info(
-      { pluginId: cfg.pluginId, hostname: cfg.hostname, hostnameSource: cfg.hostnameSource, proc: cfg.proc, intervalMs: cfg.intervalMs, fullRescanMs: cfg.fullRescanMs, processNodes: cfg.processNodes, pluginsRoot: cfg.pluginsRoot, topologies: cfg.topologies },
+      {
+        pluginId: cfg.pluginId,
+        hostname: cfg.hostname,
+        hostnameSource: cfg.hostnameSource,
+        proc: cfg.proc,
+        intervalMs: cfg.intervalMs,
+        fullRescanMs: cfg.fullRescanMs,
+        processNodes: cfg.processNodes,
+        pluginsRoot: cfg.pluginsRoot,
+        topologies: cfg.topologies,
+      },
       'starting',
     );
     if (cfg.hostnameFallback !== undefined) log.warn({ hostname: cfg.hostname, why: cfg.hostnameFallback }, 'host node named after os.hostname(): the host UTS namespace could not be read');
@@ -222,7 +224,10 @@ class Daemon {
         }),
     );
     const stopped = this.source ? this.source.stop() : Promise.resolve();
-    Promise.allSettled([...closed, stopped]).then(() => this.exit(code), () => this.exit(code));
+    Promise.allSettled([...closed, stopped]).then(
+      () => this.exit(code),
+      () => this.exit(code),
+    );
   }
 
   private fatal(err: unknown, what: string): void {

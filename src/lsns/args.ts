@@ -29,11 +29,7 @@ export interface ListOptions {
   noPersistent: boolean;
 }
 
-export type ParseOutcome =
-  | { kind: 'run'; options: ListOptions }
-  | { kind: 'help' }
-  | { kind: 'version' }
-  | { kind: 'error'; message: string; usageHint: boolean };
+export type ParseOutcome = { kind: 'run'; options: ListOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string; usageHint: boolean };
 
 type Arity = 'none' | 'required' | 'optional';
 interface OptSpec {
@@ -252,8 +248,7 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
   // Defaults first (process-mode ones with a <namespace>, net ones when net is among -t), then
   // the LAST -o replaces them or +LIST appends to them; -o LIST beats --output-all in either order,
   // while -o +LIST appends to all the columns when --output-all is given.
-  const defaults =
-    o.namespace !== null ? PROCESS_MODE_COLUMNS : o.types.includes('net') ? DEFAULT_NET_COLUMNS : DEFAULT_COLUMNS;
+  const defaults = o.namespace !== null ? PROCESS_MODE_COLUMNS : o.types.includes('net') ? DEFAULT_NET_COLUMNS : DEFAULT_COLUMNS;
   const base: ColumnName[] = outputAll ? [...LSNS_COLUMNS] : [...defaults];
   if (outputSpec !== null) {
     const append = outputSpec.startsWith('+');

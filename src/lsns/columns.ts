@@ -1,22 +1,6 @@
 /** lsns's output columns: names, help text, JSON types and alignment. */
 
-export const COLUMN_NAMES = [
-  'NS',
-  'TYPE',
-  'PATH',
-  'NPROCS',
-  'PID',
-  'PPID',
-  'COMMAND',
-  'UID',
-  'USER',
-  'NETNSID',
-  'NSFS',
-  'PNS',
-  'ONS',
-  'HOSTNAME',
-  'CONTAINER',
-] as const;
+export const COLUMN_NAMES = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'COMMAND', 'UID', 'USER', 'NETNSID', 'NSFS', 'PNS', 'ONS', 'HOSTNAME', 'CONTAINER'] as const;
 export type ColumnName = (typeof COLUMN_NAMES)[number];
 
 export interface ColumnInfo {

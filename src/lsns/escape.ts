@@ -110,7 +110,7 @@ export interface Shown {
 export function tableText(s: string, utf8: boolean): Shown {
   let text = '';
   let width = 0;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const c = s.charCodeAt(i);
     // A backslash before a lower-case `x` is escaped too, so `\x41` in a command line cannot be
     // mistaken for an escape (black-box: `a\xb` -> `a\x5cxb`; `\X`, `\\`, `\n` stay raw).

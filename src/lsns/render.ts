@@ -11,11 +11,7 @@ export interface Arranged {
   treeColumn: 'COMMAND' | 'NS' | null;
 }
 
-export function arrange(
-  rows: readonly NamespaceRow[],
-  opts: Pick<ListOptions, 'list' | 'tree' | 'columns'>,
-  relations: RelationContext | null,
-): Arranged {
+export function arrange(rows: readonly NamespaceRow[], opts: Pick<ListOptions, 'list' | 'tree' | 'columns'>, relations: RelationContext | null): Arranged {
   if (opts.list) return { forest: flat(rows), treeColumn: null };
   if (opts.tree === 'process') {
     return opts.columns.includes('COMMAND') ? { forest: processForest(rows), treeColumn: 'COMMAND' } : { forest: flat(rows), treeColumn: null };

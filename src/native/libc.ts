@@ -115,12 +115,7 @@ function warnOnce(key: string, message: string): void {
 }
 
 /** Library names tried in order: glibc, musl (per arch), generic, then the process's own symbols. */
-export const LIBC_CANDIDATES: readonly (string | null)[] = [
-  'libc.so.6',
-  `libc.musl-${process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch}.so.1`,
-  'libc.so',
-  null,
-];
+export const LIBC_CANDIDATES: readonly (string | null)[] = ['libc.so.6', `libc.musl-${process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch}.so.1`, 'libc.so', null];
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -203,7 +198,7 @@ const PROTOTYPES: Record<string, string> = {
 
 type Resolved = { fn: RawFn; koffi: typeof KoffiModule } | NativeErr;
 
-function resolve(name: keyof typeof PROTOTYPES & string): Resolved {
+function resolve(name: keyof typeof PROTOTYPES): Resolved {
   const s = load();
   if (s.kind === 'failed') return fail(s.code, s.reason);
   if (s.kind !== 'loaded') return fail('ENOSYS', 'native layer not loaded');

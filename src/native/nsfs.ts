@@ -142,12 +142,8 @@ export function nsInfoFd(fd: number): NativeResult<NsInfo> {
   if (!id.ok) return id;
   const type = nsTypeFd(fd);
   // Skip ioctls known to fail with EINVAL when the type is known; still try them if the type is not.
-  const parent =
-    type.ok && type.value !== 'pid' && type.value !== 'user'
-      ? fail('EINVAL', `NS_GET_PARENT: ${type.value} namespaces are not hierarchical`, 22)
-      : nsParentFd(fd);
-  const ownerUid =
-    type.ok && type.value !== 'user' ? fail('EINVAL', 'NS_GET_OWNER_UID: not a user namespace', 22) : nsOwnerUidFd(fd);
+  const parent = type.ok && type.value !== 'pid' && type.value !== 'user' ? fail('EINVAL', `NS_GET_PARENT: ${type.value} namespaces are not hierarchical`, 22) : nsParentFd(fd);
+  const ownerUid = type.ok && type.value !== 'user' ? fail('EINVAL', 'NS_GET_OWNER_UID: not a user namespace', 22) : nsOwnerUidFd(fd);
   return ok({ id: id.value, type, parent, owner: nsOwnerFd(fd), ownerUid });
 }
 

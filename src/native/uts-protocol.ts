@@ -7,9 +7,7 @@ export interface UtsTarget {
   path: string;
 }
 
-export type UtsItemResult =
-  | { ino: number; ok: true; hostname: string }
-  | { ino: number; ok: false; code: string; errno: number; reason: string };
+export type UtsItemResult = { ino: number; ok: true; hostname: string } | { ino: number; ok: false; code: string; errno: number; reason: string };
 
 export interface WorkerSelfCheck {
   tid: number;
@@ -21,9 +19,7 @@ export interface WorkerSelfCheck {
   homeIno: number;
 }
 
-export type UtsRequest =
-  | { kind: 'read'; id: number; targets: UtsTarget[] }
-  | { kind: 'selfcheck'; id: number };
+export type UtsRequest = { kind: 'read'; id: number; targets: UtsTarget[] } | { kind: 'selfcheck'; id: number };
 
 export type UtsResponse =
   | { kind: 'read'; id: number; results: UtsItemResult[] }

@@ -25,9 +25,7 @@ export function resolveUtsWorkerUrl(): URL {
   return beside;
 }
 
-type Pending =
-  | { kind: 'read'; resolve: (r: UtsItemResult[]) => void; targets: UtsTarget[] }
-  | { kind: 'selfcheck'; resolve: (r: NativeResult<WorkerSelfCheck>) => void };
+type Pending = { kind: 'read'; resolve: (r: UtsItemResult[]) => void; targets: UtsTarget[] } | { kind: 'selfcheck'; resolve: (r: NativeResult<WorkerSelfCheck>) => void };
 
 export interface UtsHostnameReaderOptions {
   workerUrl?: URL;

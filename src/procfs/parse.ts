@@ -47,7 +47,10 @@ export function parseStat(text: string): StatFields | null {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
   const comm = text.slice(open + 1, close);
-  const rest = text.slice(close + 1).trim().split(/ +/);
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/ +/);
   // rest[0] state, rest[1] ppid, ... rest[19] starttime (field 22 overall)
   const state = rest[0];
   const ppidText = rest[1];

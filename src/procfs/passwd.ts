@@ -18,11 +18,7 @@ export interface UserNames {
 /** Candidate passwd files, best first: pid 1's root, then kthreadd's (pid 1 can be unreadable
  * even for root, as on some VMs), then our own. */
 export function passwdCandidates(procRoot: string): string[] {
-  return [
-    path.join(procRoot, '1', 'root', 'etc', 'passwd'),
-    path.join(procRoot, '2', 'root', 'etc', 'passwd'),
-    '/etc/passwd',
-  ];
+  return [path.join(procRoot, '1', 'root', 'etc', 'passwd'), path.join(procRoot, '2', 'root', 'etc', 'passwd'), '/etc/passwd'];
 }
 
 export function userNamesFromText(text: string, source: string | null): UserNames {

@@ -67,8 +67,7 @@ export function parseLoadavgTasks(text: string): number | null {
 
 export type ReuseVerdict =
   /** No wrap possible: only pids in (from, to] can be new processes under an old number. */
-  | { safe: true; from: number; to: number }
-  | { safe: false; why: string };
+  { safe: true; from: number; to: number } | { safe: false; why: string };
 
 /** Whether pids seen at `before` still name the same processes at `after`, except in (from, to]. */
 export function reuseBound(before: PidAllocState | null, after: PidAllocState | null): ReuseVerdict {

@@ -41,7 +41,7 @@ export type IssueSink = (issue: ReadIssue) => void;
 
 function errCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
+    const code = err.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
@@ -286,7 +286,6 @@ export class ProcReader {
     }
     return links;
   }
-
 
   /**
    * parseNsLink(target, type) on the first `len` bytes of linkBuf, without making a string: the

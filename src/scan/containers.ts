@@ -87,11 +87,7 @@ export function scanContainers(reader: ProcReader, memberships: ReadonlyMap<numb
   return { byPid, containers: groupContainers(byPid, memberships, initial), unreadable };
 }
 
-export function groupContainers(
-  byPid: ReadonlyMap<number, ContainerRef>,
-  memberships: ReadonlyMap<number, readonly NsLink[]>,
-  initial: InitialNamespaces,
-): Map<string, ContainerInfo> {
+export function groupContainers(byPid: ReadonlyMap<number, ContainerRef>, memberships: ReadonlyMap<number, readonly NsLink[]>, initial: InitialNamespaces): Map<string, ContainerInfo> {
   const groups = new Map<string, { ref: ContainerRef; pids: number[] }>();
   for (const [pid, ref] of byPid) {
     let g = groups.get(ref.id);

@@ -48,11 +48,7 @@ export function containersSharing(containers: Iterable<Pick<ContainerInfo, 'id' 
  * The summary entries: namespaces per type always; the three container entries only when the
  * containers were scanned (`containers` given), so an unknown is never shown as `none`.
  */
-export function hostSummaryLatest(
-  rows: ReadonlyArray<{ type: NsType }>,
-  containers: Iterable<Pick<ContainerInfo, 'id' | 'shared'>> | undefined,
-  timestamp: string,
-): Record<string, LatestEntry> {
+export function hostSummaryLatest(rows: ReadonlyArray<{ type: NsType }>, containers: Iterable<Pick<ContainerInfo, 'id' | 'shared'>> | undefined, timestamp: string): Record<string, LatestEntry> {
   const latest: Record<string, LatestEntry> = { [HOST_META.types]: { timestamp, value: namespacesPerType(rows) } };
   if (containers !== undefined) {
     const list = [...containers];

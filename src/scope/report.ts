@@ -18,7 +18,8 @@ export const PLUGIN_ID_RE = /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/;
 export const TABLE_PREFIX = 'hnt-';
 export const TABLE_LABEL = 'Host Namespaces';
 export const PLUGIN_LABEL = 'Host namespaces';
-export const PLUGIN_DESCRIPTION = 'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command, the container its processes are in, and the hostname inside each UTS namespace';
+export const PLUGIN_DESCRIPTION =
+  'Lists every Linux namespace of the host (like lsns): type, process count, lowest pid, its user and command, the container its processes are in, and the hostname inside each UTS namespace';
 /** Separates row id and column id in a multicolumn cell key. */
 export const CELL_SEPARATOR = '___';
 

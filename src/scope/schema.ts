@@ -8,9 +8,28 @@ import { CELL_SEPARATOR, PLUGIN_ID_RE } from './report.js';
 
 /** Report fields (Go names, case-sensitive) of Scope 1.13's report.Report that hold topologies. */
 export const TOPOLOGY_FIELDS = [
-  'Endpoint', 'Process', 'Container', 'ContainerImage', 'Pod', 'Service', 'Deployment', 'ReplicaSet',
-  'DaemonSet', 'StatefulSet', 'CronJob', 'Namespace', 'Host', 'Overlay', 'ECSTask', 'ECSService',
-  'SwarmService', 'Job', 'PersistentVolume', 'PersistentVolumeClaim', 'StorageClass', 'VolumeSnapshot',
+  'Endpoint',
+  'Process',
+  'Container',
+  'ContainerImage',
+  'Pod',
+  'Service',
+  'Deployment',
+  'ReplicaSet',
+  'DaemonSet',
+  'StatefulSet',
+  'CronJob',
+  'Namespace',
+  'Host',
+  'Overlay',
+  'ECSTask',
+  'ECSService',
+  'SwarmService',
+  'Job',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'StorageClass',
+  'VolumeSnapshot',
   'VolumeSnapshotData',
 ] as const;
 
@@ -62,9 +81,7 @@ export const metricTemplateSchema = z.strictObject({
 });
 
 export const metricSchema = z.strictObject({
-  samples: z
-    .array(z.strictObject({ date: z.string().regex(RFC3339_RE, 'sample date must be RFC 3339 with a zone'), value: z.number() }))
-    .nullable(),
+  samples: z.array(z.strictObject({ date: z.string().regex(RFC3339_RE, 'sample date must be RFC 3339 with a zone'), value: z.number() })).nullable(),
   min: z.number(),
   max: z.number(),
 });
@@ -98,7 +115,11 @@ export const topologySchema = z
     const topo = ctx.value;
     const tables = Object.values(topo.table_templates ?? {});
     const multi = tables.filter((t) => t.type === 'multicolumn-table');
-    for (const [field, templates] of [['table_templates', topo.table_templates], ['metadata_templates', topo.metadata_templates], ['metric_templates', topo.metric_templates]] as const) {
+    for (const [field, templates] of [
+      ['table_templates', topo.table_templates],
+      ['metadata_templates', topo.metadata_templates],
+      ['metric_templates', topo.metric_templates],
+    ] as const) {
       for (const [key, tpl] of Object.entries(templates ?? {})) {
         if (tpl.id !== key) ctx.issues.push({ code: 'custom', input: tpl.id, path: [field, key, 'id'], message: `template id '${tpl.id}' differs from its key` });
       }
@@ -149,10 +170,7 @@ export function pluginSpecSchema(expectedId?: string) {
   });
 }
 
-const topologyShape = Object.fromEntries(TOPOLOGY_FIELDS.map((f) => [f, topologySchema.optional()])) as Record<
-  (typeof TOPOLOGY_FIELDS)[number],
-  z.ZodOptional<typeof topologySchema>
->;
+const topologyShape = Object.fromEntries(TOPOLOGY_FIELDS.map((f) => [f, topologySchema.optional()])) as Record<(typeof TOPOLOGY_FIELDS)[number], z.ZodOptional<typeof topologySchema>>;
 
 /** The schema of a /report answer; give the socket-derived id to also check the spec's id. */
 export function reportSchema(expectedPluginId?: string) {

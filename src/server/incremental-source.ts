@@ -16,7 +16,7 @@ import { InThreadUtsReader } from '../native/uts-read.js';
 import { loadUserNames, passwdCandidates, type UserNames } from '../procfs/passwd.js';
 import { ProcReader, type ReadProblem } from '../procfs/reader.js';
 import { NS_TYPES } from '../procfs/types.js';
-import { utf8Bytes } from '../lsns/escape.js';
+import { utf8Bytes } from '../procfs/bytes.js';
 import { Enricher } from '../scan/enrich.js';
 import { IncrementalScanner, type TickStats } from '../scan/incremental.js';
 import type { NamespaceRow } from '../scan/namespaces.js';

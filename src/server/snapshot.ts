@@ -161,9 +161,7 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   if (containers) assignNamespaceContainers(rows, nonHostMembers(parts.memberships, initial), containers.byPid, initial);
   const now = new Date();
   const process: ProcessView | undefined =
-    wantProcess || wantContainer
-      ? { memberships: parts.memberships, initial, all: p.processNodes === 'all', ...(containers ? { containerOf: containers.byPid } : {}) }
-      : undefined;
+    wantProcess || wantContainer ? { memberships: parts.memberships, initial, all: p.processNodes === 'all', ...(containers ? { containerOf: containers.byPid } : {}) } : undefined;
   const history = deps.history ?? new MetricHistory();
   const hostSamples = topologies.includes('host') ? history.add(now, rows.length) : [];
   const report = buildFullReport(

@@ -35,10 +35,7 @@ function errno(err: unknown): string {
 
 function cannot(what: string, p: string, err: unknown): RegistrationError {
   const code = errno(err);
-  const hint =
-    code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-      ? ': serve needs write access to the plugins root (run it as root, or give --plugins-root a writable directory)'
-      : '';
+  const hint = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? ': serve needs write access to the plugins root (run it as root, or give --plugins-root a writable directory)' : '';
   return new RegistrationError(`cannot ${what} ${p}: ${code}${hint}`);
 }
 

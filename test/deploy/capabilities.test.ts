@@ -15,7 +15,6 @@ import { cli } from '../support/daemon.js';
 import { loadManifests, manifestCapabilities } from '../support/deploy.js';
 import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-namespaces.js';
 
-
 type Row = Record<string, unknown>;
 type Rows = Map<string, string>;
 

@@ -27,7 +27,6 @@ import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-names
 import { discover, ProbeClient } from '../support/probe-client.js';
 import { retryWhileRacing } from '../support/stable.js';
 
-
 type Rows = Map<string, string>;
 const HOST = os.hostname();
 const CONTAINER_HOST = 'sim-container';
@@ -155,7 +154,11 @@ async function main(): Promise<void> {
     t.equal(BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`), want, `serve runs with exactly ${caps.join(', ')}`);
 
     const found = discover(plugins);
-    t.same(found.map((f) => f.id), ['host-namespaces'], 'the probe finds the socket through the bind-mounted plugins root');
+    t.same(
+      found.map((f) => f.id),
+      ['host-namespaces'],
+      'the probe finds the socket through the bind-mounted plugins root',
+    );
     const plugin = found[0];
     if (!plugin) return;
     const client = new ProbeClient(plugin);

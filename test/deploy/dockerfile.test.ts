@@ -23,11 +23,26 @@ const runs = (s: DockerStage | undefined): string[][] => of(s, 'RUN').flatMap((i
 
 t.test('the parser itself', async (t) => {
   const p = parseDockerfile('ARG X=a:1\n# c\nFROM ${X} AS one\nRUN echo a \\\n  # inner comment\n  && echo b\nFROM one\nCOPY --from=one --chmod=644 /a /b\nCMD ["x", "y"]\n');
-  t.same(p.stages.map((s) => [s.image, s.name]), [['a:1', 'one'], ['one', null]]);
+  t.same(
+    p.stages.map((s) => [s.image, s.name]),
+    [
+      ['a:1', 'one'],
+      ['one', null],
+    ],
+  );
   t.equal(p.stages[0]?.instructions[0]?.args, 'echo a    && echo b');
-  t.same([...(p.stages[1]?.instructions[0]?.flags ?? [])], [['from', 'one'], ['chmod', '644']]);
+  t.same(
+    [...(p.stages[1]?.instructions[0]?.flags ?? [])],
+    [
+      ['from', 'one'],
+      ['chmod', '644'],
+    ],
+  );
   t.same(p.stages[1]?.instructions[1]?.exec, ['x', 'y']);
-  t.same(shellCommands('npm ci --omit=dev && npm cache clean --force'), [['npm', 'ci', '--omit=dev'], ['npm', 'cache', 'clean', '--force']]);
+  t.same(shellCommands('npm ci --omit=dev && npm cache clean --force'), [
+    ['npm', 'ci', '--omit=dev'],
+    ['npm', 'cache', 'clean', '--force'],
+  ]);
 });
 
 t.test('multi-stage: build compiles with npm ci, runtime gets only the results', async (t) => {
@@ -36,24 +51,45 @@ t.test('multi-stage: build compiles with npm ci, runtime gets only the results',
   t.ok(build, 'a stage named build');
   t.match(build?.image ?? '', /^node:20[-.]/, 'build uses Node 20');
   const buildRuns = runs(build);
-  t.ok(buildRuns.some((c) => c[0] === 'npm' && c[1] === 'ci' && !c.some((w) => w.startsWith('--omit'))), 'build: npm ci with every dependency (tsc is a devDependency)');
-  t.ok(buildRuns.some((c) => c.join(' ') === 'npm run build'), 'build: npm run build (tsc)');
-  t.ok(of(build, 'COPY').some((i) => /\bpackage-lock\.json\b/.test(i.args)), 'build copies package-lock.json (npm ci needs it)');
-  t.ok(of(build, 'COPY').some((i) => /^src\b/.test(i.args)), 'build copies src/');
+  t.ok(
+    buildRuns.some((c) => c[0] === 'npm' && c[1] === 'ci' && !c.some((w) => w.startsWith('--omit'))),
+    'build: npm ci with every dependency (tsc is a devDependency)',
+  );
+  t.ok(
+    buildRuns.some((c) => c.join(' ') === 'npm run build'),
+    'build: npm run build (tsc)',
+  );
+  t.ok(
+    of(build, 'COPY').some((i) => /\bpackage-lock\.json\b/.test(i.args)),
+    'build copies package-lock.json (npm ci needs it)',
+  );
+  t.ok(
+    of(build, 'COPY').some((i) => /^src\b/.test(i.args)),
+    'build copies src/',
+  );
 
   t.ok(runtime && runtime !== build, 'the runtime is a later stage');
   t.equal(runtime?.name, null, 'the final stage is the image');
   const copies = of(runtime, 'COPY');
   t.ok(copies.length > 0 && copies.every((c) => c.flags.has('from')), 'the runtime stage copies only from other stages (nothing from the context)');
-  t.ok(copies.some((c) => c.flags.get('from') === 'build' && /\/dist\b/.test(c.args)), 'compiled dist/ comes from build');
-  t.notOk(copies.some((c) => c.flags.get('from') === 'build' && /node_modules/.test(c.args)), 'node_modules does NOT come from build (it has devDependencies)');
+  t.ok(
+    copies.some((c) => c.flags.get('from') === 'build' && /\/dist\b/.test(c.args)),
+    'compiled dist/ comes from build',
+  );
+  t.notOk(
+    copies.some((c) => c.flags.get('from') === 'build' && /node_modules/.test(c.args)),
+    'node_modules does NOT come from build (it has devDependencies)',
+  );
   const depsFrom = copies.find((c) => /node_modules/.test(c.args))?.flags.get('from');
   t.ok(depsFrom, 'node_modules copied from a stage');
   const deps = stage(depsFrom ?? '');
   const depsCi = runs(deps).filter((c) => c[0] === 'npm' && c[1] === 'ci');
   t.equal(depsCi.length, 1, `stage ${depsFrom} runs npm ci once`);
   t.ok(depsCi[0]?.includes('--omit=dev'), 'production dependencies only: npm ci --omit=dev');
-  t.notOk(depsCi[0]?.some((w) => /^--omit=optional$|^--no-optional$/.test(w)), "NOT --omit=optional: koffi's platform binary is an optional dependency");
+  t.notOk(
+    depsCi[0]?.some((w) => /^--omit=optional$|^--no-optional$/.test(w)),
+    "NOT --omit=optional: koffi's platform binary is an optional dependency",
+  );
   t.equal(deps?.image, build?.image, 'dependencies are installed on the same Debian/glibc base as the build');
 });
 
@@ -72,11 +108,17 @@ t.test('no util-linux in the image', async (t) => {
   for (const s of df.stages) {
     for (const c of runs(s)) {
       if (c.includes('apt-get') || c.includes('apt') || c.includes('apk') || c.includes('dnf')) {
-        t.notOk(c.some((w) => /^util-linux|^lsns$|^bsdextrautils$/.test(w)), `stage ${s.name ?? 'final'} installs no util-linux: ${c.join(' ')}`);
+        t.notOk(
+          c.some((w) => /^util-linux|^lsns$|^bsdextrautils$/.test(w)),
+          `stage ${s.name ?? 'final'} installs no util-linux: ${c.join(' ')}`,
+        );
       }
     }
   }
-  t.notOk(runs(runtime).some((c) => ['apt-get', 'apt', 'apk', 'dnf'].includes(c[0] ?? '')), 'the runtime stage installs no packages at all');
+  t.notOk(
+    runs(runtime).some((c) => ['apt-get', 'apt', 'apk', 'dnf'].includes(c[0] ?? '')),
+    'the runtime stage installs no packages at all',
+  );
   t.match(runtime?.image ?? '', /distroless/, 'the runtime base is distroless: no util-linux, no shell');
   const absent = of(runtime, 'RUN').find((i) => i.exec?.join(' ').includes('/usr/bin/lsns'));
   t.ok(absent, 'the runtime stage fails the build if lsns exists');
@@ -103,7 +145,11 @@ t.test('ENTRYPOINT serve, HEALTHCHECK check, VOLUME, USER', async (t) => {
   t.ok(h?.flags.has('interval') && h.flags.has('timeout') && h.flags.has('start-period'), 'interval, timeout and start period set');
 
   const vol = of(runtime, 'VOLUME');
-  t.same(vol.map((v) => v.exec), [['/var/run/scope/plugins']], 'the plugins directory is a volume');
+  t.same(
+    vol.map((v) => v.exec),
+    [['/var/run/scope/plugins']],
+    'the plugins directory is a volume',
+  );
 
   const user = of(runtime, 'USER');
   t.equal(user.length, 1, 'USER is explicit');
@@ -112,7 +158,11 @@ t.test('ENTRYPOINT serve, HEALTHCHECK check, VOLUME, USER', async (t) => {
 });
 
 t.test('.dockerignore keeps the context to what the build copies', async (t) => {
-  const ignore = fs.readFileSync(path.join(repo, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const ignore = fs
+    .readFileSync(path.join(repo, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   for (const p of ['node_modules', 'dist', '.git', 'test', 'fixtures', '.tap']) t.ok(ignore.includes(p), `ignores ${p}`);
   const copied = df.stages.flatMap((s) => of(s, 'COPY').filter((c) => !c.flags.has('from'))).flatMap((c) => c.args.split(/\s+/).slice(0, -1));
   t.ok(copied.length > 0);

@@ -30,16 +30,57 @@ t.test('schemas: the manifests validate, and the schemas reject what the API ser
   const good = structuredClone(m.raw[0]) as Record<string, unknown>;
   t.ok(daemonSet.safeParse(good).success, 'the raw object parses');
   type Mutation = [string, (o: ReturnType<typeof clone>) => void];
-  const clone = () => JSON.parse(JSON.stringify(good)) as { spec: { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } }; selector: { matchLabels: Record<string, string> } } };
+  const clone = () =>
+    JSON.parse(JSON.stringify(good)) as { spec: { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } }; selector: { matchLabels: Record<string, string> } } };
   const bad: Mutation[] = [
-    ['misspelled pod field hostPid', (o) => { o.spec.template.spec['hostPid'] = true; }],
-    ['misspelled container field livenesProbe', (o) => { o.spec.template.spec.containers[0]!['livenesProbe'] = {}; }],
-    ['unknown capability SYS_PTRAC', (o) => { (o.spec.template.spec.containers[0]!['securityContext'] as { capabilities: { add: string[] } }).capabilities.add = ['SYS_PTRAC']; }],
-    ['bad quantity 64MB', (o) => { (o.spec.template.spec.containers[0]!['resources'] as { limits: Record<string, string> }).limits['memory'] = '64MB'; }],
-    ['relative hostPath', (o) => { o.spec.template.spec['volumes'] = [{ name: 'scope-plugins', hostPath: { path: 'var/run' } }]; }],
-    ['bad downward API field', (o) => { o.spec.template.spec.containers[0]!['env'] = [{ name: 'SCOPE_HOSTNAME', valueFrom: { fieldRef: { fieldPath: 'spec.hostname' } } }]; }],
-    ['toleration with value and Exists', (o) => { o.spec.template.spec['tolerations'] = [{ operator: 'Exists', value: 'x' }]; }],
-    ['container name with upper case', (o) => { o.spec.template.spec.containers[0]!['name'] = 'Scope'; }],
+    [
+      'misspelled pod field hostPid',
+      (o) => {
+        o.spec.template.spec['hostPid'] = true;
+      },
+    ],
+    [
+      'misspelled container field livenesProbe',
+      (o) => {
+        o.spec.template.spec.containers[0]!['livenesProbe'] = {};
+      },
+    ],
+    [
+      'unknown capability SYS_PTRAC',
+      (o) => {
+        (o.spec.template.spec.containers[0]!['securityContext'] as { capabilities: { add: string[] } }).capabilities.add = ['SYS_PTRAC'];
+      },
+    ],
+    [
+      'bad quantity 64MB',
+      (o) => {
+        (o.spec.template.spec.containers[0]!['resources'] as { limits: Record<string, string> }).limits['memory'] = '64MB';
+      },
+    ],
+    [
+      'relative hostPath',
+      (o) => {
+        o.spec.template.spec['volumes'] = [{ name: 'scope-plugins', hostPath: { path: 'var/run' } }];
+      },
+    ],
+    [
+      'bad downward API field',
+      (o) => {
+        o.spec.template.spec.containers[0]!['env'] = [{ name: 'SCOPE_HOSTNAME', valueFrom: { fieldRef: { fieldPath: 'spec.hostname' } } }];
+      },
+    ],
+    [
+      'toleration with value and Exists',
+      (o) => {
+        o.spec.template.spec['tolerations'] = [{ operator: 'Exists', value: 'x' }];
+      },
+    ],
+    [
+      'container name with upper case',
+      (o) => {
+        o.spec.template.spec.containers[0]!['name'] = 'Scope';
+      },
+    ],
   ];
   for (const [what, mutate] of bad) {
     const o = clone();
@@ -47,16 +88,39 @@ t.test('schemas: the manifests validate, and the schemas reject what the API ser
     t.notOk(daemonSet.safeParse(o).success, `schema rejects: ${what}`);
   }
   const crossBad: Mutation[] = [
-    ['selector not matching the template', (o) => { o.spec.selector.matchLabels = { app: 'other' }; }],
-    ['SYS_ADMIN with allowPrivilegeEscalation false', (o) => { (o.spec.template.spec.containers[0]!['securityContext'] as Record<string, unknown>)['allowPrivilegeEscalation'] = false; }],
-    ['privileged with allowPrivilegeEscalation false', (o) => {
-      const sc = o.spec.template.spec.containers[0]!['securityContext'] as Record<string, unknown> & { capabilities: { add: string[] } };
-      sc.capabilities.add = ['SYS_PTRACE'];
-      sc['allowPrivilegeEscalation'] = false;
-      sc['privileged'] = true;
-    }],
-    ['request above limit', (o) => { (o.spec.template.spec.containers[0]!['resources'] as { requests: Record<string, string> }).requests['memory'] = '1Gi'; }],
-    ['mount of a missing volume', (o) => { o.spec.template.spec['volumes'] = []; }],
+    [
+      'selector not matching the template',
+      (o) => {
+        o.spec.selector.matchLabels = { app: 'other' };
+      },
+    ],
+    [
+      'SYS_ADMIN with allowPrivilegeEscalation false',
+      (o) => {
+        (o.spec.template.spec.containers[0]!['securityContext'] as Record<string, unknown>)['allowPrivilegeEscalation'] = false;
+      },
+    ],
+    [
+      'privileged with allowPrivilegeEscalation false',
+      (o) => {
+        const sc = o.spec.template.spec.containers[0]!['securityContext'] as Record<string, unknown> & { capabilities: { add: string[] } };
+        sc.capabilities.add = ['SYS_PTRACE'];
+        sc['allowPrivilegeEscalation'] = false;
+        sc['privileged'] = true;
+      },
+    ],
+    [
+      'request above limit',
+      (o) => {
+        (o.spec.template.spec.containers[0]!['resources'] as { requests: Record<string, string> }).requests['memory'] = '1Gi';
+      },
+    ],
+    [
+      'mount of a missing volume',
+      (o) => {
+        o.spec.template.spec['volumes'] = [];
+      },
+    ],
   ];
   for (const [what, mutate] of crossBad) {
     const o = clone();
@@ -101,7 +165,10 @@ t.test('the DaemonSet has what the deployment needs', async (t) => {
   t.not(mount?.readOnly, true, 'writable: serve creates its socket there');
 
   // every node
-  t.ok((pod.tolerations ?? []).some((tol) => tol.operator === 'Exists' && tol.key === undefined && tol.effect === undefined), 'tolerates every taint (operator Exists, no key, no effect)');
+  t.ok(
+    (pod.tolerations ?? []).some((tol) => tol.operator === 'Exists' && tol.key === undefined && tol.effect === undefined),
+    'tolerates every taint (operator Exists, no key, no effect)',
+  );
   t.equal(pod.nodeSelector, undefined, 'no nodeSelector');
 
   // resources

@@ -31,7 +31,9 @@ t.test('Container cells and sharing statements of default, --net=host, --pid=hos
   const lab = new CgroupLab('isolation');
   t.teardown(async () => void (await lab.cleanup()));
   const id = { default: hex64(), netHost: hex64(), pidHost: hex64(), pause: hex64(), app1: hex64(), app2: hex64() };
-  const podUidU = hex64().slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1_$2_$3_$4_$5');
+  const podUidU = hex64()
+    .slice(0, 32)
+    .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1_$2_$3_$4_$5');
   const podCgroup = (cid: string): string => `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUidU}.slice/cri-containerd-${cid}.scope`;
   const SLEEP = ['sleep', '300'];
   const own5 = ['--pid', '--net', '--mount', '--uts', '--ipc'];
@@ -69,11 +71,22 @@ t.test('Container cells and sharing statements of default, --net=host, --pid=hos
 
   // The expected Container cell of each namespace of ours (inode -> cell; '' = empty).
   const expected = new Map<number, string>();
-  for (const [p, cid] of [[dflt, id.default], [netHost, id.netHost], [pidHost, id.pidHost], [pause, id.pause], [app1, id.app1], [app2, id.app2]] as const) {
+  for (const [p, cid] of [
+    [dflt, id.default],
+    [netHost, id.netHost],
+    [pidHost, id.pidHost],
+    [pause, id.pause],
+    [app1, id.app1],
+    [app2, id.app2],
+  ] as const) {
     for (const type of FIVE) if (ino(p.pid, type) !== hostNs(type)) expected.set(ino(p.pid, type), short(cid));
   }
   // The sandbox's net/ipc/uts: three containers, named after the lowest pid's.
-  const pod = [[pause.pid, id.pause], [app1.pid, id.app1], [app2.pid, id.app2]] as const;
+  const pod = [
+    [pause.pid, id.pause],
+    [app1.pid, id.app1],
+    [app2.pid, id.app2],
+  ] as const;
   const lowest = [...pod].sort((a, b) => a[0] - b[0])[0]?.[1] ?? '';
   for (const type of ['net', 'ipc', 'uts'] as const) expected.set(ino(pause.pid, type), `${short(lowest)} +2`);
   expected.set(ino(hostProc.pid, 'net'), '');
@@ -118,7 +131,11 @@ t.test('Container cells and sharing statements of default, --net=host, --pid=hos
   // Host summary: ours among the containers in the host's net / pid, never the isolated ones.
   const host = report.Host?.nodes[`${HOST};<host>`]?.latest ?? {};
   t.match(host[HOST_META.types]?.value ?? '', /^mnt \d+, net \d+, pid \d+, uts \d+, ipc \d+, user \d+, cgroup \d+, time \d+$/);
-  for (const [type, mine] of [['net', id.netHost], ['pid', id.pidHost], ['ipc', null]] as const) {
+  for (const [type, mine] of [
+    ['net', id.netHost],
+    ['pid', id.pidHost],
+    ['ipc', null],
+  ] as const) {
     const value = host[HOST_META[type]]?.value ?? '';
     const m = /^(\d+): (.*)$/.exec(value);
     if (mine !== null) t.ok(m, `Containers in host ${type}: '${value}'`);

@@ -166,14 +166,36 @@ async function liveTests(): Promise<void> {
         const need = (what: string, ok: boolean): void => {
           if (!ok) missing.push(what);
         };
-        need('zombie user row', rows.some((r) => r.pid === n.zombie.zombie && r.type === 'user' && r.command === n.zombie.comm));
+        need(
+          'zombie user row',
+          rows.some((r) => r.pid === n.zombie.zombie && r.type === 'user' && r.command === n.zombie.comm),
+        );
         need('all8 pid+time rows', rows.some((r) => r.pid === n.all8.child && r.type === 'time') && rows.some((r) => r.pid === n.all8.child && r.type === 'pid'));
-        need('nested leaf pid row', rows.some((r) => r.pid === n.nested.leaf && r.type === 'pid'));
-        need('nested inner user row', rows.some((r) => r.pid === n.nested.inner && r.type === 'user'));
-        need('nobody row', rows.some((r) => r.pid === n.otherUid.pid && r.uid === 65534 && r.user === 'nobody'));
-        need('uid 4000000 row', rows.some((r) => r.pid === n.unknownUid.pid && r.user === '4000000'));
-        for (const o of n.odd) need(`odd "${o.label}" row`, rows.some((r) => r.pid === o.pid && r.type === 'uts'));
-        need('old net ns row', rows.some((r) => r.pid === n.oldNs.child && r.type === 'net'));
+        need(
+          'nested leaf pid row',
+          rows.some((r) => r.pid === n.nested.leaf && r.type === 'pid'),
+        );
+        need(
+          'nested inner user row',
+          rows.some((r) => r.pid === n.nested.inner && r.type === 'user'),
+        );
+        need(
+          'nobody row',
+          rows.some((r) => r.pid === n.otherUid.pid && r.uid === 65534 && r.user === 'nobody'),
+        );
+        need(
+          'uid 4000000 row',
+          rows.some((r) => r.pid === n.unknownUid.pid && r.user === '4000000'),
+        );
+        for (const o of n.odd)
+          need(
+            `odd "${o.label}" row`,
+            rows.some((r) => r.pid === o.pid && r.type === 'uts'),
+          );
+        need(
+          'old net ns row',
+          rows.some((r) => r.pid === n.oldNs.child && r.type === 'net'),
+        );
         return missing.length === 0 ? null : `missing in lsns output: ${missing.join('; ')}`;
       },
     },
@@ -252,7 +274,13 @@ async function liveTests(): Promise<void> {
   ];
 
   for (const c of [...cases, ...KERNEL_CASES]) {
-    const name = `${c.env ? Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('') : ''}lsns ${c.args.map((a) => JSON.stringify(a)).join(' ')}`;
+    const name = `${
+      c.env
+        ? Object.entries(c.env)
+            .map(([k, v]) => `${k}=${v} `)
+            .join('')
+        : ''
+    }lsns ${c.args.map((a) => JSON.stringify(a)).join(' ')}`;
     t.test(name, async (t) => {
       // lsns, ours, lsns again: when the two lsns runs agree, nothing relevant changed on the host
       // during ours, and ours must equal them byte for byte. When they differ (a process started or

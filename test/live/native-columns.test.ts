@@ -155,11 +155,20 @@ async function liveTests(t: Test): Promise<void> {
       const norm = (x: JsonRow): JsonRow => (initial.has(x.ns) ? { ...x, nprocs: 0 } : x);
       t.same(m === undefined ? undefined : norm(m), norm(r), `row ${r.ns} ${r.type}`);
     }
-    t.notOk(theirs.some((r) => r.ns === inoB), 'lsns 2.38.1 does not list B (no process)');
+    t.notOk(
+      theirs.some((r) => r.ns === inoB),
+      'lsns 2.38.1 does not list B (no process)',
+    );
   });
 
   t.test('table, raw and -W renderings of NSFS and NETNSID equal lsns', async (t) => {
-    for (const args of [['-t', 'net'], ['-t', 'net', '-W'], ['-t', 'net', '-r'], ['-t', 'net', '-n', '-o', 'NS,NSFS,NETNSID'], ['-t', 'uts', '-o', 'NS,NSFS,NPROCS']]) {
+    for (const args of [
+      ['-t', 'net'],
+      ['-t', 'net', '-W'],
+      ['-t', 'net', '-r'],
+      ['-t', 'net', '-n', '-o', 'NS,NSFS,NETNSID'],
+      ['-t', 'uts', '-o', 'NS,NSFS,NPROCS'],
+    ]) {
       // Mask NPROCS of the initial net/uts rows, the only field the tools may disagree on; other
       // tests' processes come and go, so retry a few times before calling it a difference.
       const mask = (s: string): string => s.replace(/^(\s*4026531[0-9]{3} (?:net|uts)\s+)[0-9]+/gm, '$1N');
@@ -185,10 +194,19 @@ async function liveTests(t: Test): Promise<void> {
     t.equal(b?.user, 'root', 'owner of its user namespace');
     t.equal(b?.ons, inode('/proc/2/ns/user'), 'owned by the initial user namespace');
     const only = rowsOf(ours(['-J', '-P', '-o', 'NS,NPROCS']));
-    t.ok(only.some((r) => r.ns === inoB), '-P lists B');
-    t.ok(only.every((r) => r.nprocs === 0), '-P lists only NPROCS-0 rows');
+    t.ok(
+      only.some((r) => r.ns === inoB),
+      '-P lists B',
+    );
+    t.ok(
+      only.every((r) => r.nprocs === 0),
+      '-P lists only NPROCS-0 rows',
+    );
     const none = rowsOf(ours(['-J', '--no-persistent', '-t', 'net', '-o', 'NS']));
-    t.notOk(none.some((r) => r.ns === inoB), '--no-persistent leaves it out');
+    t.notOk(
+      none.some((r) => r.ns === inoB),
+      '--no-persistent leaves it out',
+    );
   });
 
   t.test('HOSTNAME shows the hostname inside each UTS namespace', async (t) => {
@@ -202,9 +220,18 @@ async function liveTests(t: Test): Promise<void> {
   t.test('inside unshare -Ur (EPERM outside the caller scope) both tools agree', async (t) => {
     // Both tools in ONE new user namespace (each `unshare -Ur` would make its own).
     const SEP = '\n--- scope-namespaces ---\n';
-    for (const args of [['-J', '-l', '-o', 'NS,TYPE,PNS,ONS,NETNSID'], ['--tree=owner', '-o', 'NS,TYPE,ONS'], ['--tree=parent', '-o', 'NS,TYPE,PNS']]) {
+    for (const args of [
+      ['-J', '-l', '-o', 'NS,TYPE,PNS,ONS,NETNSID'],
+      ['--tree=owner', '-o', 'NS,TYPE,ONS'],
+      ['--tree=parent', '-o', 'NS,TYPE,PNS'],
+    ]) {
       const quoted = args.map((x) => `'${x}'`).join(' ');
-      const both = sh('unshare', ['-Ur', 'sh', '-c', `${LSNS} ${quoted}; echo "rc=$?"; printf '${SEP.replace(/\n/g, '\\n')}'; '${process.execPath}' '${OURS}' list --no-persistent ${quoted}; echo "rc=$?"`]);
+      const both = sh('unshare', [
+        '-Ur',
+        'sh',
+        '-c',
+        `${LSNS} ${quoted}; echo "rc=$?"; printf '${SEP.replace(/\n/g, '\\n')}'; '${process.execPath}' '${OURS}' list --no-persistent ${quoted}; echo "rc=$?"`,
+      ]);
       const [a, b] = both.stdout.split(SEP);
       t.ok(a !== undefined && b !== undefined, 'both tools ran');
       t.match(a ?? '', /rc=0\n$/, 'lsns exit 0');

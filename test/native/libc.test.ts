@@ -55,7 +55,10 @@ t.test('libc loads and basic calls work', async (t) => {
   t.match(fdStat(-1), { ok: false, code: 'EBADF' });
   const tid = sysGettid();
   t.same(tid, { ok: true, value: process.pid }, 'main thread tid = pid');
-  t.match(withFd('/proc/self/ns/net', (fd) => fdStat(fd)), { ok: true, value: { dev: 4 } });
+  t.match(
+    withFd('/proc/self/ns/net', (fd) => fdStat(fd)),
+    { ok: true, value: { dev: 4 } },
+  );
   t.match(sysOpen('/etc/hostname', 0o200000 /* O_DIRECTORY */), { ok: false, code: 'ENOTDIR' });
 });
 

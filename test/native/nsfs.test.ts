@@ -4,21 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fdStat, sysClose } from '../../src/native/libc.js';
-import {
-  inoOrZero,
-  nsId,
-  nsInfo,
-  nsOwner,
-  nsOwnerFd,
-  nsOwnerUid,
-  nsParent,
-  nsParentFd,
-  nsType,
-  nsTypeFd,
-  nsTypeFromCloneFlag,
-  openNs,
-  type NsTypeName,
-} from '../../src/native/nsfs.js';
+import { inoOrZero, nsId, nsInfo, nsOwner, nsOwnerFd, nsOwnerUid, nsParent, nsParentFd, nsType, nsTypeFd, nsTypeFromCloneFlag, openNs, type NsTypeName } from '../../src/native/nsfs.js';
 import { comm, ensureBuilt, hold, lsns, nsIno, repoRoot, waitFor, type LsnsRow } from './fixtures/procs.js';
 
 const TYPES: NsTypeName[] = ['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time'];
@@ -163,7 +149,7 @@ t.test('owner uid of a user ns created by an unprivileged uid', async (t) => {
   t.same(nsOwnerUid(`/proc/${h.pid}/ns/user`), { ok: true, value: 65534 });
 });
 
-t.test('EPERM past the caller\'s scope (ioctl from inside a user ns)', async (t) => {
+t.test("EPERM past the caller's scope (ioctl from inside a user ns)", async (t) => {
   ensureBuilt();
   const script = `
     const m = await import(${JSON.stringify(`${repoRoot}dist/native/nsfs.js`)});
@@ -173,7 +159,7 @@ t.test('EPERM past the caller\'s scope (ioctl from inside a user ns)', async (t)
     console.log(JSON.stringify({ parent: r.ok ? 'ok' : r.code, owner: o.ok ? 'ok' : o.code, pidOwner: p.ok ? p.value.ino : p.code }));`;
   const out = execFileSync('unshare', ['-U', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
   const res = JSON.parse(out) as { parent: string; owner: string; pidOwner: number | string };
-  t.equal(res.parent, 'EPERM', 'parent of own user ns lies outside the caller\'s user ns');
+  t.equal(res.parent, 'EPERM', "parent of own user ns lies outside the caller's user ns");
   t.equal(res.owner, 'EPERM');
   t.equal(res.pidOwner, 'EPERM', 'owner of the initial pid ns is the initial user ns: outside the scope');
 });

@@ -45,10 +45,13 @@ t.test('hostname inside a UTS namespace, read through the worker', async (t) => 
     { ino: hostUtsIno, path: '/proc/self/ns/uts' },
     { ino, path }, // duplicates collapse
   ]);
-  t.same([...res.entries()], [
-    [ino, name],
-    [hostUtsIno, hostName],
-  ]);
+  t.same(
+    [...res.entries()],
+    [
+      [ino, name],
+      [hostUtsIno, hostName],
+    ],
+  );
 
   // The main thread never moved, and the worker went back to its own namespace.
   t.same(mainThreadState(), before);

@@ -93,7 +93,7 @@ if (process.getuid?.() !== 0 || !fs.existsSync(unshare)) {
         bad++;
         if (problems.length < 5) problems.push(r.status);
       } else {
-        const rows = tableRows(r.report as ScopeReport, 'churn');
+        const rows = tableRows(r.report, 'churn');
         const missing = [...hostNs].filter(([type, ino]) => rows.get(ino)?.type !== type);
         const incomplete = [...rows.values()].filter((row) => row.ns === '' || row.type === '' || row.nprocs === '' || (row.nprocs !== '0' && (row.pid === '' || Number(row.nprocs) < 1)));
         if (missing.length > 0 || incomplete.length > 0) {

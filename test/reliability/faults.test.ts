@@ -102,7 +102,11 @@ const faults: Fault[] = [
   { name: 'pid directory symlink loop', apply: (r) => fs.symlinkSync('4000', `${r}/4000`), note: /4000\/ns(\/\w+)?: garbage \(ELOOP\)/ },
   { name: 'passwd symlink loop', apply: (r) => (fs.rmSync(`${r}/1/root`, { recursive: true }), fs.symlinkSync('root', `${r}/1/root`)), note: null },
   { name: 'huge stat (1 GiB, sparse)', apply: (_r, p) => huge(`${p}/stat`, GiB), note: /301\/stat: garbage/ },
-  { name: 'huge stat with a valid start', apply: (_r, p) => huge(`${p}/stat`, GiB, `301 (${'n'.repeat(20000)}) S 300 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 401 0 0\n`), note: /301\/stat: garbage/ },
+  {
+    name: 'huge stat with a valid start',
+    apply: (_r, p) => huge(`${p}/stat`, GiB, `301 (${'n'.repeat(20000)}) S 300 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 401 0 0\n`),
+    note: /301\/stat: garbage/,
+  },
   { name: 'huge status', apply: (_r, p) => huge(`${p}/status`, GiB), note: /301\/status: garbage/ },
   { name: 'huge cmdline', apply: (_r, p) => huge(`${p}/cmdline`, GiB, 'x'.repeat(100_000)), note: null },
   { name: 'huge passwd', apply: (r) => huge(`${r}/1/root/etc/passwd`, GiB, 'root:x:0:0::/:/bin/sh\n'), note: null },
@@ -128,11 +132,18 @@ const faults: Fault[] = [
       fs.mkdirSync(`${r}/self`);
       fifo(`${p}/fifo-mnt`);
       const mp = path.resolve(`${p}/fifo-mnt`);
-      fs.writeFileSync(`${r}/self/mountinfo`, `30 1 0:4 uts:[4026599999] ${mp} rw - nsfs nsfs rw\n31 1 0:4 net:[4026599998] ${mp} rw - nsfs nsfs rw\n32 1 0:4 user:[4026599997] ${mp} rw - nsfs nsfs rw\n`);
+      fs.writeFileSync(
+        `${r}/self/mountinfo`,
+        `30 1 0:4 uts:[4026599999] ${mp} rw - nsfs nsfs rw\n31 1 0:4 net:[4026599998] ${mp} rw - nsfs nsfs rw\n32 1 0:4 user:[4026599997] ${mp} rw - nsfs nsfs rw\n`,
+      );
     },
     note: null,
   },
-  { name: 'mountinfo garbage', apply: (r) => (fs.mkdirSync(`${r}/self`), fs.writeFileSync(`${r}/self/mountinfo`, '1 2 3\n- nsfs\n30 1 x uts:[1] /a rw - nsfs nsfs rw\n30 1 0:4 uts:[] /a rw - nsfs\n\0\0\xff\n')), note: null },
+  {
+    name: 'mountinfo garbage',
+    apply: (r) => (fs.mkdirSync(`${r}/self`), fs.writeFileSync(`${r}/self/mountinfo`, '1 2 3\n- nsfs\n30 1 x uts:[1] /a rw - nsfs nsfs rw\n30 1 0:4 uts:[] /a rw - nsfs\n\0\0\xff\n')),
+    note: null,
+  },
   { name: 'stat is /dev/zero', apply: (_r, p) => (fs.rmSync(`${p}/stat`), fs.symlinkSync('/dev/zero', `${p}/stat`)), note: /301\/stat: garbage \(ENOTREG\)/ },
   {
     name: 'odd directory names',
@@ -189,7 +200,10 @@ t.test('every fault: list and report exit 0 with valid output', async (t) => {
       let parsed: { namespaces?: Array<{ command?: string | null }> } = {};
       t.doesNotThrow(() => (parsed = JSON.parse(Buffer.from(json.stdout, 'latin1').toString('utf8')) as typeof parsed), 'list -J: valid JSON');
       t.ok(Array.isArray(parsed.namespaces) && parsed.namespaces.length >= 8, 'list -J: the host namespaces are there');
-      t.ok((parsed.namespaces ?? []).every((ns) => Buffer.byteLength(ns.command ?? '') <= 8191 * 3), 'COMMAND is capped');
+      t.ok(
+        (parsed.namespaces ?? []).every((ns) => Buffer.byteLength(ns.command ?? '') <= 8191 * 3),
+        'COMMAND is capped',
+      );
       checkRun(t, 'report', report);
       let rep: unknown = null;
       t.doesNotThrow(() => (rep = JSON.parse(report.stdout)), 'report: JSON');

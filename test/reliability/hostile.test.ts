@@ -87,7 +87,10 @@ t.test('stalled clients are dropped and their resources freed; the probe is serv
   const slowestClose = Math.max(...closed.map((c) => c.ms));
   // Closed by the server's header timeout (2 s); the bound only tells that from never.
   t.ok(slowestClose < 20_000, `every stalled client disconnected by the server (last after ${slowestClose} ms)`);
-  t.ok(closed.every((c) => c.reply === '' || /^HTTP\/1\.1 408/.test(c.reply)), 'with nothing or a 408');
+  t.ok(
+    closed.every((c) => c.reply === '' || /^HTTP\/1\.1 408/.test(c.reply)),
+    'with nothing or a 408',
+  );
   await waitFor(() => fdCount(pid) <= baseline + 2, 30_000, 'fds released');
   t.pass(`daemon fds back to ${fdCount(pid)} (baseline ${baseline})`);
 });
@@ -96,13 +99,15 @@ t.test('many concurrent clients', async (t) => {
   const client = new ProbeClient({ id: 'host-namespaces', socketPath: sock });
   t.teardown(() => client.close());
   for (let round = 0; round < 3; round++) {
-    const polls = await Promise.all(Array.from({ length: 200 }, () => new ProbeClient({ id: 'host-namespaces', socketPath: sock })).map(async (c) => {
-      try {
-        return await c.poll();
-      } finally {
-        c.close();
-      }
-    }));
+    const polls = await Promise.all(
+      Array.from({ length: 200 }, () => new ProbeClient({ id: 'host-namespaces', socketPath: sock })).map(async (c) => {
+        try {
+          return await c.poll();
+        } finally {
+          c.close();
+        }
+      }),
+    );
     const ok = polls.filter((p) => p.status === 'ok').length;
     t.equal(ok, 200, `round ${round}: 200 concurrent new connections all answered`);
   }
@@ -110,7 +115,10 @@ t.test('many concurrent clients', async (t) => {
   // never hangs, and the server answers normally afterwards.
   const flood = Array.from({ length: 400 }, () => raw(''));
   const results = await Promise.all(flood.map((f) => f.done));
-  t.ok(results.every((r) => r.ms < 20_000), 'every flood connection is closed by the server (idle ones by the header timeout)');
+  t.ok(
+    results.every((r) => r.ms < 20_000),
+    'every flood connection is closed by the server (idle ones by the header timeout)',
+  );
   const after = await probeDuring(client, 500);
   t.same(after.bad, [], 'served after the flood');
 });

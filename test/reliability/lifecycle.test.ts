@@ -124,9 +124,20 @@ t.test('plugins root read-only: a clear one-line error, exit 1', async (t) => {
   const root = newRoot();
   const proc = fakeProc();
   // A read-only tmpfs over the root, in a private mount namespace that dies with the daemon.
-  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', `mount -t tmpfs -o ro,size=64k none '${root}' && exec '${process.execPath}' '${cli}' serve --log-format json --plugins-root '${root}' --proc '${proc}' --hostname h`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    '/usr/bin/unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
+      `mount -t tmpfs -o ro,size=64k none '${root}' && exec '${process.execPath}' '${cli}' serve --log-format json --plugins-root '${root}' --proc '${proc}' --hostname h`,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));

@@ -213,7 +213,7 @@ t.test('arbitrary bytes never throw', async (t) => {
   forAll(t, 'parseNsLink on link-like soup', gen.from('netuspc:[]0123456789', 40), (s) => {
     for (const type of [undefined, ...NS_TYPES]) {
       const v = parseNsLink(s, type);
-      if (v !== null && (type !== undefined && v.type !== type)) return false;
+      if (v !== null && type !== undefined && v.type !== type) return false;
     }
     return true;
   });
@@ -237,7 +237,10 @@ t.test('arbitrary bytes never throw', async (t) => {
     const v = parseDuration(s);
     return v === null || (Number.isFinite(v) && v >= 0);
   });
-  const argv: Gen<string[]> = gen.array((r) => (r.bool(0.5) ? r.pick(['-', '--', '-t', '-o', '-p', '-T', '--tree=', '--output=+', '-Jlnr', '--proc', '--p', '--no', '+NS,', ',,']) : '') + anyText(r).slice(0, 20), 8);
+  const argv: Gen<string[]> = gen.array(
+    (r) => (r.bool(0.5) ? r.pick(['-', '--', '-t', '-o', '-p', '-T', '--tree=', '--output=+', '-Jlnr', '--proc', '--p', '--no', '+NS,', ',,']) : '') + anyText(r).slice(0, 20),
+    8,
+  );
   argv.shrink = shrinkArray;
   forAll(t, 'parseListArgs on arbitrary argv', argv, (a) => ['run', 'help', 'version', 'error'].includes(parseListArgs(a).kind));
 });
@@ -248,38 +251,64 @@ t.test('well-formed input round-trips', async (t) => {
     return v !== null && v.comm === c.comm && v.state === c.state && v.ppid === c.ppid && v.startTime === c.start;
   });
   forAll(t, 'status Uid line', statusText, (c) => parseStatusEuid(c.text) === c.euid);
-  forAll(t, 'cmdline argv', gen.array((r) => bytes(r).replace(/\0/g, '').slice(0, 40), 6), (args) => {
-    if (args.length === 0) return cmdlineToCommand('') === '';
-    // Without the trailing NUL (a process that rewrote its argv) the text is kept as it is, unless
-    // its last byte is a NUL, which is always dropped.
-    const bare = args.at(-1) === '' ? true : cmdlineToCommand(args.join('\0')) === args.join(' ');
-    return cmdlineToCommand(args.join('\0') + '\0') === args.join(' ') && bare;
-  });
-  forAll(t, 'ns link text', (r) => ({ type: nsType(r), ino: r.int(1, Number.MAX_SAFE_INTEGER) }), ({ type, ino }) => {
-    const v = parseNsLink(`${type}:[${ino}]`, type);
-    const other = NS_TYPES.find((x) => x !== type) as NsType;
-    return v !== null && v.type === type && v.ino === ino && parseNsLink(`${type}:[${ino}]`, other) === null && parseNsLink(`${type}:[${ino}]`)?.ino === ino;
-  });
-  forAll(t, 'mountinfo nsfs lines', mountinfo, (c) => {
-    const got = parseNsfsMounts(c.text);
-    return JSON.stringify(got) === JSON.stringify(c.nsfs);
-  }, { runs: 2000 });
+  forAll(
+    t,
+    'cmdline argv',
+    gen.array((r) => bytes(r).replace(/\0/g, '').slice(0, 40), 6),
+    (args) => {
+      if (args.length === 0) return cmdlineToCommand('') === '';
+      // Without the trailing NUL (a process that rewrote its argv) the text is kept as it is, unless
+      // its last byte is a NUL, which is always dropped.
+      const bare = args.at(-1) === '' ? true : cmdlineToCommand(args.join('\0')) === args.join(' ');
+      return cmdlineToCommand(args.join('\0') + '\0') === args.join(' ') && bare;
+    },
+  );
+  forAll(
+    t,
+    'ns link text',
+    (r) => ({ type: nsType(r), ino: r.int(1, Number.MAX_SAFE_INTEGER) }),
+    ({ type, ino }) => {
+      const v = parseNsLink(`${type}:[${ino}]`, type);
+      const other = NS_TYPES.find((x) => x !== type) as NsType;
+      return v !== null && v.type === type && v.ino === ino && parseNsLink(`${type}:[${ino}]`, other) === null && parseNsLink(`${type}:[${ino}]`)?.ino === ino;
+    },
+  );
+  forAll(
+    t,
+    'mountinfo nsfs lines',
+    mountinfo,
+    (c) => {
+      const got = parseNsfsMounts(c.text);
+      return JSON.stringify(got) === JSON.stringify(c.nsfs);
+    },
+    { runs: 2000 },
+  );
   forAll(t, 'mount field mangling', gen.latin1(80), (s) => unescapeMountField(mangle(s)) === s);
   forAll(t, 'passwd entries', passwd, (c) => {
     const got = parsePasswd(c.text);
     return got.size === c.want.size && [...c.want].every(([uid, name]) => got.get(uid) === name);
   });
-  forAll(t, 'pid names', (r) => r.int(1, 0x7fffffff), (pid) => parsePidName(String(pid)) === pid && parsePidName('0' + pid) === null);
+  forAll(
+    t,
+    'pid names',
+    (r) => r.int(1, 0x7fffffff),
+    (pid) => parsePidName(String(pid)) === pid && parsePidName('0' + pid) === null,
+  );
   forAll(t, 'list flags in every spelling', flags, (c) => {
     const p = parseListArgs(c.argv);
     if (p.kind !== 'run') return false;
     const o = p.options;
     return o.json === c.json && o.list === c.list && o.noHeadings === c.noHeadings && o.noWrap === c.noWrap && JSON.stringify(o.types) === JSON.stringify(c.types) && o.task === c.task;
   });
-  forAll(t, 'durations', (r) => ({ n: r.int(0, 1e6), unit: r.pick(['ms', 's', 'm', 'h', '']) }), ({ n, unit }) => {
-    const mult: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, '': 1000 };
-    return parseDuration(`${n}${unit}`) === n * (mult[unit] ?? 0);
-  });
+  forAll(
+    t,
+    'durations',
+    (r) => ({ n: r.int(0, 1e6), unit: r.pick(['ms', 's', 'm', 'h', '']) }),
+    ({ n, unit }) => {
+      const mult: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, '': 1000 };
+      return parseDuration(`${n}${unit}`) === n * (mult[unit] ?? 0);
+    },
+  );
 });
 
 t.test('cgroup parser (src/procfs/cgroup.ts)', async (t) => {
@@ -307,16 +336,21 @@ t.test('cgroup parser (src/procfs/cgroup.ts)', async (t) => {
   const parse = mod['parseCgroupFile'];
   if (typeof parse !== 'function') return;
   const hex = (r: Rng): string => Array.from({ length: 64 }, () => '0123456789abcdef'[r.int(0, 15)]).join('');
-  forAll(t, 'parseCgroupFile: container ids in every runtime shape', (r) => {
-    const id = hex(r);
-    const seg = r.pick([`docker-${id}.scope`, id, `cri-containerd-${id}.scope`, `crio-${id}.scope`, `libpod-${id}.scope`, `kubepods-besteffort-pod1.slice:cri-containerd:${id}`]);
-    const prefix = r.pick(['/system.slice', '/docker', '/kubepods/besteffort', '/machine.slice', '']);
-    const suffix = r.pick(['', '/init.scope', '/container']);
-    const other = Array.from({ length: r.int(0, 4) }, (_, i) => `${i + 1}:${r.pick(['memory', 'cpu,cpuacct', 'name=systemd'])}:/user.slice`);
-    const lines = [...other, `0::${prefix}/${seg}${suffix}`];
-    return { text: lines.join('\n') + '\n', id };
-  }, (c) => {
-    const ref = (parse as (s: string) => unknown)(c.text);
-    return typeof ref === 'object' && ref !== null && (ref as { id?: unknown }).id === c.id;
-  });
+  forAll(
+    t,
+    'parseCgroupFile: container ids in every runtime shape',
+    (r) => {
+      const id = hex(r);
+      const seg = r.pick([`docker-${id}.scope`, id, `cri-containerd-${id}.scope`, `crio-${id}.scope`, `libpod-${id}.scope`, `kubepods-besteffort-pod1.slice:cri-containerd:${id}`]);
+      const prefix = r.pick(['/system.slice', '/docker', '/kubepods/besteffort', '/machine.slice', '']);
+      const suffix = r.pick(['', '/init.scope', '/container']);
+      const other = Array.from({ length: r.int(0, 4) }, (_, i) => `${i + 1}:${r.pick(['memory', 'cpu,cpuacct', 'name=systemd'])}:/user.slice`);
+      const lines = [...other, `0::${prefix}/${seg}${suffix}`];
+      return { text: lines.join('\n') + '\n', id };
+    },
+    (c) => {
+      const ref = (parse as (s: string) => unknown)(c.text);
+      return typeof ref === 'object' && ref !== null && (ref as { id?: unknown }).id === c.id;
+    },
+  );
 });

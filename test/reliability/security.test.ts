@@ -127,10 +127,14 @@ t.test('command lines are shown as the kernel gives them, never interpreted', as
   const marker = path.join(proc, 'pwned');
   const nasty = [`$(touch ${marker})`, `\`touch ${marker}\``, `; touch ${marker}`, '%s%n%x', '"},"Plugins":[]}', '</script>', '\x1b[31mred\x1b[0m', '${PATH}', '\\x41'];
   const { passwd } = smallHost();
-  writeFakeProcfs(proc, [
-    { pid: 1, ppid: 0, uid: 0, comm: 'init', argv: ['/sbin/init'], ns: INITIAL_NS },
-    { pid: 7, ppid: 1, uid: 0, comm: '$(x)', argv: nasty, ns: { ...INITIAL_NS, uts: 4026539999 } },
-  ], passwd);
+  writeFakeProcfs(
+    proc,
+    [
+      { pid: 1, ppid: 0, uid: 0, comm: 'init', argv: ['/sbin/init'], ns: INITIAL_NS },
+      { pid: 7, ppid: 1, uid: 0, comm: '$(x)', argv: nasty, ns: { ...INITIAL_NS, uts: 4026539999 } },
+    ],
+    passwd,
+  );
   const json = run([process.execPath, cli, 'list', '-J', '-l', '--proc', proc]);
   t.equal(json.status, 0, 'list -J: exit 0', { stderr: json.stderr });
   const row = (JSON.parse(json.stdout) as { namespaces: Array<{ ns: number; command: string }> }).namespaces.find((n) => n.ns === 4026539999);
@@ -177,7 +181,10 @@ t.test('as a normal user: list shows what lsns shows that user, warns once; serv
   }
   t.equal(status, 0, 'exit 0');
   t.same(ours, theirs, 'the same rows lsns shows to nobody');
-  t.ok(ours.some((r) => r['pid'] === own.pid && r['type'] === 'user'), "nobody's own user namespace is listed");
+  t.ok(
+    ours.some((r) => r['pid'] === own.pid && r['type'] === 'user'),
+    "nobody's own user namespace is listed",
+  );
   t.ok(ours.length < 40, `only what nobody can read (${ours.length} rows)`);
   const warnings = stderr.split('\n').filter((l) => l.includes(UNPRIVILEGED_WARNING));
   t.equal(warnings.length, 1, 'warned exactly once');

@@ -109,7 +109,7 @@ t.test('parseDuration', async (t) => {
 
 t.test('pretty log lines', async (t) => {
   const line = prettyLine(JSON.stringify({ level: 40, time: '2026-01-02T03:04:05.000Z', pid: 1, msg: 'refresh failed', rows: 3, socket: '/tmp/a b', issues: { unreadable: 2 } }));
-  t.match(line, /^\d\d:\d\d:\d\d WARN  refresh failed rows=3 socket="\/tmp\/a b" issues={"unreadable":2}\n$/);
+  t.match(line, /^\d\d:\d\d:\d\d WARN {2}refresh failed rows=3 socket="\/tmp\/a b" issues={"unreadable":2}\n$/);
   const err = prettyLine(JSON.stringify({ level: 60, time: 0, msg: 'boom', err: { message: 'bad', stack: 'Error: bad\n  at x' } }));
   t.match(err, /FATAL boom err=bad\n {4}Error: bad\n/);
   t.equal(prettyLine('not json'), 'not json\n');

@@ -92,7 +92,12 @@ async function list(args: string[]): Promise<{ code: number; out: string; err: s
 t.test('list -o NS,TYPE,CONTAINER: raw, table and JSON', async (t) => {
   const raw = await list(['-r', '-n', '-o', 'NS,TYPE,CONTAINER']);
   t.equal(raw.code, 0, raw.err);
-  const got = new Map(raw.out.trimEnd().split('\n').map((l) => [Number(l.split(' ')[0]), l]));
+  const got = new Map(
+    raw.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => [Number(l.split(' ')[0]), l]),
+  );
   t.same([...got.keys()], allNs, 'one row per namespace, NS order');
   for (const ns of allNs) {
     const cell = expectedCells[ns] ?? '';
@@ -104,7 +109,10 @@ t.test('list -o NS,TYPE,CONTAINER: raw, table and JSON', async (t) => {
   const table = await list(['-l', '-o', 'NS,CONTAINER,TYPE']);
   const lines = table.out.split('\n');
   t.match(lines[0] ?? '', /^\s*NS CONTAINER\s+TYPE$/, 'header');
-  t.ok(lines.some((l) => l.startsWith(`${sandbox.net} 222222222222 +2 net`)), 'a pod net row in the table');
+  t.ok(
+    lines.some((l) => l.startsWith(`${sandbox.net} 222222222222 +2 net`)),
+    'a pod net row in the table',
+  );
 
   const json = JSON.parse((await list(['-J', '-o', 'NS,TYPE,CONTAINER'])).out) as { namespaces: Array<{ ns: number; type: string; container: string | null }> };
   t.same(
@@ -134,7 +142,13 @@ t.test('list -o CONTAINER on a tree without cgroup files: a warning, empty cells
   let err = '';
   const code = await runList(['--proc', bare, '-r', '-n', '-o', 'NS,CONTAINER', '-t', 'net'], { out: (b) => (out += b), err: (e) => (err += e), env: {}, ttyWidth: null, euid: 0 });
   t.equal(code, 0);
-  t.equal(out, [INITIAL_NS.net, sandbox.net, pidHost.net, iso.net, ownNet.net].sort((a, b) => a - b).map((ns) => `${ns} \n`).join(''));
+  t.equal(
+    out,
+    [INITIAL_NS.net, sandbox.net, pidHost.net, iso.net, ownNet.net]
+      .sort((a, b) => a - b)
+      .map((ns) => `${ns} \n`)
+      .join(''),
+  );
   t.match(err, /warning: no cgroup file could be read under .*bare; CONTAINER is unknown and shown empty/);
   const withFiles = await list(['-r', '-n', '-o', 'NS,CONTAINER', '-t', 'net']);
   t.equal(withFiles.err, '', 'no warning when the files are there');
@@ -154,7 +168,10 @@ t.test('report: Host Container column, summary, sharing statements', async (t) =
   const r = snap.report;
   t.same(reportProblems(r, 'host-namespaces'), [], 'schema-valid');
   const table = tableRows(r, 'node-a');
-  t.same([...table.keys()].map(Number).sort((a, b) => a - b), allNs);
+  t.same(
+    [...table.keys()].map(Number).sort((a, b) => a - b),
+    allNs,
+  );
   for (const ns of allNs) t.equal(table.get(String(ns))?.['container'], expectedCells[ns], `${ns}: Container cell ${expectedCells[ns] ?? '(none)'}`);
 
   const host = r.Host?.nodes['node-a;<host>']?.latest ?? {};

@@ -62,9 +62,7 @@ t.test('hand-made procfs tree', async (t) => {
 });
 
 const fixturesDir = path.join(repo, 'fixtures');
-const fixtures = fs.existsSync(fixturesDir)
-  ? fs.readdirSync(fixturesDir).filter((n) => fs.existsSync(path.join(fixturesDir, n, 'proc')))
-  : [];
+const fixtures = fs.existsSync(fixturesDir) ? fs.readdirSync(fixturesDir).filter((n) => fs.existsSync(path.join(fixturesDir, n, 'proc'))) : [];
 for (const name of fixtures) {
   t.test(`fixture ${name}`, async (t) => {
     const proc = path.join(fixturesDir, name, 'proc');

@@ -109,7 +109,12 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
   const undeclared = JSON.parse(JSON.stringify(r)) as ScopeReport;
   const tpl = undeclared.Host.table_templates[TABLE_PREFIX];
   if (tpl) tpl.columns = tpl.columns.filter((c) => c.id !== 'hostname');
-  t.match(reportProblems(undeclared, 'host-namespaces').map((p) => p.message).join('\n'), /undeclared column 'hostname'/);
+  t.match(
+    reportProblems(undeclared, 'host-namespaces')
+      .map((p) => p.message)
+      .join('\n'),
+    /undeclared column 'hostname'/,
+  );
 });
 
 t.test('the schema accepts our report and an empty one', async (t) => {
@@ -125,64 +130,137 @@ t.test('the schema encodes the probe rules', async (t) => {
     t.ok(problems.length > 0, `${what}: rejected`);
     t.match(problems.map((p) => `${p.path}: ${p.message}`).join('\n'), expect, what);
   };
-  const latest = (r: ScopeReport): Record<string, unknown> => (r.Host.nodes['node-a;<host>']?.latest ?? {}) as Record<string, unknown>;
+  const latest = (r: ScopeReport): Record<string, unknown> => r.Host.nodes['node-a;<host>']?.latest ?? {};
   const firstKey = Object.keys(report.Host.nodes['node-a;<host>']?.latest ?? {})[0] ?? '';
 
-  bad('lower-case topology key', (r) => {
-    r['host'] = r.Host;
-  }, /host/);
-  bad('timestamp without zone', (r) => {
-    latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05', value: 'x' };
-  }, /RFC 3339/);
-  bad('numeric timestamp', (r) => {
-    latest(r)[firstKey] = { timestamp: 1767322245, value: 'x' };
-  }, /timestamp/);
-  bad('docs example timestamp', (r) => {
-    latest(r)[firstKey] = { timestamp: '2016-07-20T15:51:05Z01:00', value: 'x' };
-  }, /RFC 3339/);
-  bad('object value', (r) => {
-    latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: { a: 1 } };
-  }, /string/);
-  bad('numeric value', (r) => {
-    latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: 5 };
-  }, /string/);
-  bad('cell key without ___', (r) => {
-    latest(r)[`${TABLE_PREFIX}4026531840-ns`] = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
-  }, /___/);
-  bad('empty columns of a multicolumn table', (r) => {
-    const tpl = r.Host.table_templates[TABLE_PREFIX];
-    if (tpl) tpl.columns = [];
-  }, /columns/);
-  bad('two plugin specs', (r) => {
-    r.Plugins.push({ ...r.Plugins[0]!, id: 'other' });
-  }, /exactly one plugin/);
-  bad('no plugin spec', (r) => {
-    r.Plugins = [];
-  }, /exactly one plugin/);
-  bad('Plugins missing', (r) => {
-    delete (r as Partial<ScopeReport>).Plugins;
-  }, /Plugins/);
-  bad('api version', (r) => {
-    r.Plugins[0]!.api_version = '2';
-  }, /incorrect API version/);
-  bad('no reporter interface', (r) => {
-    r.Plugins[0]!.interfaces = ['controller'];
-  }, /reporter/);
-  bad('empty label', (r) => {
-    r.Plugins[0]!.label = '';
-  }, /label/);
-  bad('id differs from the socket-derived id', (r) => {
-    r.Plugins[0]!.id = 'host-namespaces';
-  }, /must not change its id/, 'other-id');
-  bad('node id differs from its key', (r) => {
-    (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'x;<host>';
-  }, /differs from its key/);
-  bad('host node key without ;<host>', (r) => {
-    r.Host.nodes['node-a'] = { latest: {} };
-  }, /<host>/);
-  bad('unknown node key', (r) => {
-    (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['Latest'] = {};
-  }, /Latest/);
+  bad(
+    'lower-case topology key',
+    (r) => {
+      r['host'] = r.Host;
+    },
+    /host/,
+  );
+  bad(
+    'timestamp without zone',
+    (r) => {
+      latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05', value: 'x' };
+    },
+    /RFC 3339/,
+  );
+  bad(
+    'numeric timestamp',
+    (r) => {
+      latest(r)[firstKey] = { timestamp: 1767322245, value: 'x' };
+    },
+    /timestamp/,
+  );
+  bad(
+    'docs example timestamp',
+    (r) => {
+      latest(r)[firstKey] = { timestamp: '2016-07-20T15:51:05Z01:00', value: 'x' };
+    },
+    /RFC 3339/,
+  );
+  bad(
+    'object value',
+    (r) => {
+      latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: { a: 1 } };
+    },
+    /string/,
+  );
+  bad(
+    'numeric value',
+    (r) => {
+      latest(r)[firstKey] = { timestamp: '2026-01-02T03:04:05Z', value: 5 };
+    },
+    /string/,
+  );
+  bad(
+    'cell key without ___',
+    (r) => {
+      latest(r)[`${TABLE_PREFIX}4026531840-ns`] = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
+    },
+    /___/,
+  );
+  bad(
+    'empty columns of a multicolumn table',
+    (r) => {
+      const tpl = r.Host.table_templates[TABLE_PREFIX];
+      if (tpl) tpl.columns = [];
+    },
+    /columns/,
+  );
+  bad(
+    'two plugin specs',
+    (r) => {
+      r.Plugins.push({ ...r.Plugins[0]!, id: 'other' });
+    },
+    /exactly one plugin/,
+  );
+  bad(
+    'no plugin spec',
+    (r) => {
+      r.Plugins = [];
+    },
+    /exactly one plugin/,
+  );
+  bad(
+    'Plugins missing',
+    (r) => {
+      delete (r as Partial<ScopeReport>).Plugins;
+    },
+    /Plugins/,
+  );
+  bad(
+    'api version',
+    (r) => {
+      r.Plugins[0]!.api_version = '2';
+    },
+    /incorrect API version/,
+  );
+  bad(
+    'no reporter interface',
+    (r) => {
+      r.Plugins[0]!.interfaces = ['controller'];
+    },
+    /reporter/,
+  );
+  bad(
+    'empty label',
+    (r) => {
+      r.Plugins[0]!.label = '';
+    },
+    /label/,
+  );
+  bad(
+    'id differs from the socket-derived id',
+    (r) => {
+      r.Plugins[0]!.id = 'host-namespaces';
+    },
+    /must not change its id/,
+    'other-id',
+  );
+  bad(
+    'node id differs from its key',
+    (r) => {
+      (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'x;<host>';
+    },
+    /differs from its key/,
+  );
+  bad(
+    'host node key without ;<host>',
+    (r) => {
+      r.Host.nodes['node-a'] = { latest: {} };
+    },
+    /<host>/,
+  );
+  bad(
+    'unknown node key',
+    (r) => {
+      (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['Latest'] = {};
+    },
+    /Latest/,
+  );
 
   const ok = clone();
   (ok.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'node-a;<host>';
@@ -204,10 +282,11 @@ t.test('host identity: flag, then SCOPE_HOSTNAME, then the host UTS namespace, t
   t.equal(asked, 0, 'the host is not asked when told');
   t.same(await resolveHostname({ env: { SCOPE_HOSTNAME: '' }, hostUts, osHostname }), { hostname: 'real-host', source: 'host-uts' });
   t.same(await resolveHostname({ env: {}, hostUts, osHostname }), { hostname: 'real-host', source: 'host-uts' });
-  t.match(
-    await resolveHostname({ env: {}, proc: '/x', hostUts: async () => ({ ok: false, code: 'ENOENT', errno: 2, reason: 'stat /x/2/ns/uts: ENOENT' }), osHostname }),
-    { hostname: 'container-name', source: 'os', fallback: /via \/x: ENOENT/ },
-  );
+  t.match(await resolveHostname({ env: {}, proc: '/x', hostUts: async () => ({ ok: false, code: 'ENOENT', errno: 2, reason: 'stat /x/2/ns/uts: ENOENT' }), osHostname }), {
+    hostname: 'container-name',
+    source: 'os',
+    fallback: /via \/x: ENOENT/,
+  });
   t.match(await resolveHostname({ env: {}, hostUts: async () => ok(''), osHostname }), { hostname: 'container-name', source: 'os', fallback: /empty/ });
   t.match(await resolveHostname({ env: {}, hostUts: async () => Promise.reject(new Error('boom')), osHostname }), { source: 'os', fallback: /boom/ });
   // Live: outside a container the host UTS namespace's name is ours; a tree without ns links falls back.

@@ -71,9 +71,18 @@ t.test('a probe sees the plugin with status ok and the host table', async (t) =>
     const rows = r.report ? tableRows(r.report, 'node-a') : new Map();
     t.equal(rows.size, want.length, `tick ${tick}: all rows`);
     for (const w of want) {
-      t.same(rows.get(String(w.ns)), {
-        ns: String(w.ns), type: w.type, nprocs: String(w.nprocs), pid: String(w.pid ?? ''), user: bytesToUnicode(w.user ?? ''), command: bytesToUnicode(w.command ?? ''),
-      }, `tick ${tick}: row ${w.ns}`);
+      t.same(
+        rows.get(String(w.ns)),
+        {
+          ns: String(w.ns),
+          type: w.type,
+          nprocs: String(w.nprocs),
+          pid: String(w.pid ?? ''),
+          user: bytesToUnicode(w.user ?? ''),
+          command: bytesToUnicode(w.command ?? ''),
+        },
+        `tick ${tick}: row ${w.ns}`,
+      );
     }
     await sleep(1000);
   }

@@ -35,7 +35,16 @@ const sharingNs = { ...INITIAL_NS, mnt: 4026532301, uts: 4026532302, ipc: 402653
 const isolatedNs = { mnt: 4026532401, net: 4026532402, pid: 4026532403, uts: 4026532404, ipc: 4026532405, user: 4026532406, cgroup: 4026532407, time: 4026532408 };
 
 function host(): FakeProcess[] {
-  const p = (pid: number, ns: FakeProcess['ns'], cgroup: string, extra: Partial<FakeProcess> = {}): FakeProcess => ({ pid, ppid: 1, uid: 0, comm: `p${pid}`, argv: [`/bin/p${pid}`], ns, cgroup, ...extra });
+  const p = (pid: number, ns: FakeProcess['ns'], cgroup: string, extra: Partial<FakeProcess> = {}): FakeProcess => ({
+    pid,
+    ppid: 1,
+    uid: 0,
+    comm: `p${pid}`,
+    argv: [`/bin/p${pid}`],
+    ns,
+    cgroup,
+    ...extra,
+  });
   return [
     // pid 1's ns links unreadable (as on this VM): the host's namespaces come from pid 2.
     p(1, INITIAL_NS, '0::/init.scope\n', { ppid: 0, noNs: true }),
@@ -138,23 +147,44 @@ t.test('the Host metric keeps its samples across refreshes', async (t) => {
   const last = await takeSnapshot({ proc, hostname: 'h', pluginId: 'p', topologies: ['host'] }, { history });
   const samples = last.report.Host?.nodes['h;<host>']?.metrics?.[HOST_COUNT_METRIC]?.samples ?? [];
   t.equal(samples.length, 3, 'capped at the history size');
-  t.ok(samples.every((s, i) => i === 0 || s.date > (samples[i - 1]?.date ?? '')), 'dates ascending');
+  t.ok(
+    samples.every((s, i) => i === 0 || s.date > (samples[i - 1]?.date ?? '')),
+    'dates ascending',
+  );
 
   const h = new MetricHistory(10, 60_000);
   h.add(new Date('2026-01-01T00:00:00Z'), 1);
   h.add(new Date('2026-01-01T00:00:30Z'), 2);
   h.add(new Date('2026-01-01T00:00:30Z'), 3);
-  t.same(h.list().map((s) => s.value), [1, 3], 'same date: replaced');
+  t.same(
+    h.list().map((s) => s.value),
+    [1, 3],
+    'same date: replaced',
+  );
   h.add(new Date('2026-01-01T00:01:20Z'), 4);
-  t.same(h.list().map((s) => s.value), [3, 4], 'older than the window: dropped');
+  t.same(
+    h.list().map((s) => s.value),
+    [3, 4],
+    'older than the window: dropped',
+  );
   h.add(new Date('2026-01-01T00:00:40Z'), 5);
-  t.same(h.list().map((s) => s.value), [3, 5], 'a clock stepping back drops the future');
+  t.same(
+    h.list().map((s) => s.value),
+    [3, 5],
+    'a clock stepping back drops the future',
+  );
 });
 
 t.test('initial namespaces', async (t) => {
   const m = new Map([
     [1, [{ type: 'net' as const, ino: 10 }]],
-    [2, [{ type: 'net' as const, ino: 11 }, { type: 'mnt' as const, ino: 12 }]],
+    [
+      2,
+      [
+        { type: 'net' as const, ino: 11 },
+        { type: 'mnt' as const, ino: 12 },
+      ],
+    ],
   ]);
   t.same(initialNamespaces(m), { ns: { net: 10, mnt: 12 }, from: { net: 1, mnt: 2 } }, 'pid 1 first, pid 2 for what pid 1 lacks');
   t.same(initialNamespaces(new Map()), { ns: {}, from: {} });
@@ -165,47 +195,85 @@ t.test('the schema checks every topology', async (t) => {
   const bad = (what: string, mutate: (r: ScopeReport) => void, expect: RegExp): void => {
     const r = JSON.parse(JSON.stringify(snap.report)) as ScopeReport;
     mutate(r);
-    const problems = reportProblems(r, 'host-namespaces').map((p) => `${p.path}: ${p.message}`).join('\n');
+    const problems = reportProblems(r, 'host-namespaces')
+      .map((p) => `${p.path}: ${p.message}`)
+      .join('\n');
     t.match(problems, expect, what);
   };
   const anyProc = (r: ScopeReport) => r.Process?.nodes['node-a;500'];
   const anyContainer = (r: ScopeReport) => r.Container?.nodes[`${SHARING};<container>`];
   const e = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
-  bad('short container id', (r) => {
-    if (r.Container) r.Container.nodes[`${SHARING.slice(0, 12)};<container>`] = { latest: {} };
-  }, /container node ids/);
-  bad('process node without a pid', (r) => {
-    if (r.Process) r.Process.nodes['node-a;<process>'] = { latest: {} };
-  }, /process node ids/);
-  bad('latest key without template', (r) => {
-    const n = anyProc(r);
-    if (n) n.latest['made-up'] = e;
-  }, /no metadata or table template/);
-  bad('container table cell without ___', (r) => {
-    const n = anyContainer(r);
-    if (n) n.latest[`${NS_TABLE_PREFIX}0-mnt-hns-ino`] = e;
-  }, /lacks '___'/);
-  bad('metric without template', (r) => {
-    const n = r.Host?.nodes['node-a;<host>'];
-    if (n && r.Host) delete r.Host.metric_templates;
-    void n;
-  }, /no metric template/);
-  bad('metric sample without zone', (r) => {
-    const m = r.Host?.nodes['node-a;<host>']?.metrics?.[HOST_COUNT_METRIC];
-    if (m?.samples[0]) m.samples[0].date = '2026-01-02T03:04:05';
-  }, /RFC 3339/);
-  bad('node id set and different', (r) => {
-    const n = anyContainer(r) as unknown as Record<string, unknown>;
-    n['id'] = 'other;<container>';
-  }, /differs from its key/);
-  bad('template id differs from its key', (r) => {
-    const tpl = r.Container?.metadata_templates?.[META.shared];
-    if (tpl) tpl.id = 'other';
-  }, /template id 'other' differs/);
-  bad('empty multicolumn columns', (r) => {
-    const tpl = r.Container?.table_templates?.[NS_TABLE_PREFIX];
-    if (tpl) tpl.columns = [];
-  }, /needs columns/);
+  bad(
+    'short container id',
+    (r) => {
+      if (r.Container) r.Container.nodes[`${SHARING.slice(0, 12)};<container>`] = { latest: {} };
+    },
+    /container node ids/,
+  );
+  bad(
+    'process node without a pid',
+    (r) => {
+      if (r.Process) r.Process.nodes['node-a;<process>'] = { latest: {} };
+    },
+    /process node ids/,
+  );
+  bad(
+    'latest key without template',
+    (r) => {
+      const n = anyProc(r);
+      if (n) n.latest['made-up'] = e;
+    },
+    /no metadata or table template/,
+  );
+  bad(
+    'container table cell without ___',
+    (r) => {
+      const n = anyContainer(r);
+      if (n) n.latest[`${NS_TABLE_PREFIX}0-mnt-hns-ino`] = e;
+    },
+    /lacks '___'/,
+  );
+  bad(
+    'metric without template',
+    (r) => {
+      const n = r.Host?.nodes['node-a;<host>'];
+      if (n && r.Host) delete r.Host.metric_templates;
+      n;
+    },
+    /no metric template/,
+  );
+  bad(
+    'metric sample without zone',
+    (r) => {
+      const m = r.Host?.nodes['node-a;<host>']?.metrics?.[HOST_COUNT_METRIC];
+      if (m?.samples[0]) m.samples[0].date = '2026-01-02T03:04:05';
+    },
+    /RFC 3339/,
+  );
+  bad(
+    'node id set and different',
+    (r) => {
+      const n = anyContainer(r) as unknown as Record<string, unknown>;
+      n['id'] = 'other;<container>';
+    },
+    /differs from its key/,
+  );
+  bad(
+    'template id differs from its key',
+    (r) => {
+      const tpl = r.Container?.metadata_templates?.[META.shared];
+      if (tpl) tpl.id = 'other';
+    },
+    /template id 'other' differs/,
+  );
+  bad(
+    'empty multicolumn columns',
+    (r) => {
+      const tpl = r.Container?.table_templates?.[NS_TABLE_PREFIX];
+      if (tpl) tpl.columns = [];
+    },
+    /needs columns/,
+  );
 });
 
 t.test('Process node cache: unchanged nodes reused as they were, the rest rebuilt; same report but timestamps', async (t) => {
@@ -219,9 +287,7 @@ t.test('Process node cache: unchanged nodes reused as they were, the rest rebuil
   const t1 = new Date(s1.stats.takenAt).toISOString();
   await new Promise((r) => setTimeout(r, 5));
   // pid 10 changes a namespace, pid 20 leaves its container (if in one), pid 30 is gone, pid 1000 is new.
-  const after = before
-    .filter((p) => p.pid !== 30)
-    .map((p) => (p.pid === 10 ? { ...p, ns: { ...p.ns, uts: 4026539999 } } : p.pid === 20 ? { ...p, cgroup: '0::/user.slice\n' } : p));
+  const after = before.filter((p) => p.pid !== 30).map((p) => (p.pid === 10 ? { ...p, ns: { ...p.ns, uts: 4026539999 } } : p.pid === 20 ? { ...p, cgroup: '0::/user.slice\n' } : p));
   const newcomer = after[after.length - 1];
   if (newcomer) after.push({ ...newcomer, pid: 1000 });
   const b = path.join(tmp, 'cache-b');

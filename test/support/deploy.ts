@@ -171,6 +171,11 @@ export function parseDockerfile(text: string): Dockerfile {
 export function shellCommands(run: string): string[][] {
   return run
     .split(/&&|\|\||;|\|/)
-    .map((c) => c.trim().split(/\s+/).filter((w) => w !== ''))
+    .map((c) =>
+      c
+        .trim()
+        .split(/\s+/)
+        .filter((w) => w !== ''),
+    )
     .filter((c) => c.length > 0);
 }

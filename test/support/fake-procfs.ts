@@ -83,7 +83,15 @@ export function manyProcesses(count: number, opts: { containers?: boolean } = {}
     const group = Math.floor(i / 10);
     const ns = i < 10 ? INITIAL_NS : { ...INITIAL_NS, net: 4026540000 + group, uts: 4026550000 + group, ipc: 4026560000 + group };
     const cgroup = opts.containers ? (i < 10 ? '0::/system.slice/x.service\n' : `0::/system.slice/docker-${fakeContainerId(group)}.scope\n`) : undefined;
-    procs.push({ pid, ppid: i === 0 ? 0 : 1, uid: i % 7 === 0 ? 0 : 1000 + (i % 13), comm: `worker${i}`, argv: [`/usr/bin/worker${i}`, '--serve', `--id=${i}`], ns, ...(cgroup !== undefined ? { cgroup } : {}) });
+    procs.push({
+      pid,
+      ppid: i === 0 ? 0 : 1,
+      uid: i % 7 === 0 ? 0 : 1000 + (i % 13),
+      comm: `worker${i}`,
+      argv: [`/usr/bin/worker${i}`, '--serve', `--id=${i}`],
+      ns,
+      ...(cgroup !== undefined ? { cgroup } : {}),
+    });
   }
   return procs;
 }

@@ -13,14 +13,48 @@ t.test('fixStatusUid rewrites only the effective uid, only when it differs', asy
 
 t.test('pickTaskPid and cmdlinePids', async (t) => {
   const l = links([
-    [2, [['uts', 'uts:[1]'], ['ipc', 'ipc:[2]']]],
-    [50, [['uts', 'uts:[1]'], ['ipc', 'ipc:[2]']]],
-    [60, [['uts', 'uts:[3]'], ['ipc', 'ipc:[2]']]],
-    [70, [['uts', 'uts:[4]'], ['ipc', 'ipc:[5]']]],
-    [80, [['uts', 'uts:[4]'], ['ipc', 'ipc:[5]']]],
+    [
+      2,
+      [
+        ['uts', 'uts:[1]'],
+        ['ipc', 'ipc:[2]'],
+      ],
+    ],
+    [
+      50,
+      [
+        ['uts', 'uts:[1]'],
+        ['ipc', 'ipc:[2]'],
+      ],
+    ],
+    [
+      60,
+      [
+        ['uts', 'uts:[3]'],
+        ['ipc', 'ipc:[2]'],
+      ],
+    ],
+    [
+      70,
+      [
+        ['uts', 'uts:[4]'],
+        ['ipc', 'ipc:[5]'],
+      ],
+    ],
+    [
+      80,
+      [
+        ['uts', 'uts:[4]'],
+        ['ipc', 'ipc:[5]'],
+      ],
+    ],
   ]);
   t.equal(pickTaskPid(l, new Set()), 70, 'most non-first namespaces, lowest pid');
   t.equal(pickTaskPid(l, new Set([70, 80])), 60);
   t.equal(pickTaskPid(links([[2, [['uts', 'uts:[1]']]]]), new Set()), null);
-  t.same([...cmdlinePids(l)].sort((a, b) => a - b), [2, 60, 70, 80], 'not 50: only in the first namespaces, lowest of none');
+  t.same(
+    [...cmdlinePids(l)].sort((a, b) => a - b),
+    [2, 60, 70, 80],
+    'not 50: only in the first namespaces, lowest of none',
+  );
 });

@@ -21,7 +21,11 @@ t.test('cgroup v2 layouts', async (t) => {
     { id: ID, runtime: 'containerd', podUid: UID },
     'containerd under kubepods (systemd): pod uid back in dashed form',
   );
-  t.same(pick(`0::/kubepods.slice/kubepods-pod${UID.replace(/-/g, '_')}.slice/cri-containerd-${ID}.scope`), { id: ID, runtime: 'containerd', podUid: UID }, 'Guaranteed QoS: no QoS slice; no trailing newline');
+  t.same(
+    pick(`0::/kubepods.slice/kubepods-pod${UID.replace(/-/g, '_')}.slice/cri-containerd-${ID}.scope`),
+    { id: ID, runtime: 'containerd', podUid: UID },
+    'Guaranteed QoS: no QoS slice; no trailing newline',
+  );
   t.same(pick(`0::/kubepods/besteffort/pod${UID}/${ID}\n`), { id: ID, runtime: 'kubernetes', podUid: UID }, 'kubepods cgroupfs: runtime not named by the path');
   t.same(pick(`0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID.replace(/-/g, '_')}.slice/crio-${ID}.scope\n`), { id: ID, runtime: 'cri-o', podUid: UID }, 'CRI-O');
   t.same(pick(`0::/system.slice/crio-${ID}.scope\n`), { id: ID, runtime: 'cri-o' }, 'CRI-O outside kubepods');

@@ -78,26 +78,38 @@ t.test('each kind of change is seen by the next tick, without waiting for the sw
   fs.writeFileSync(path.join(root, '301', 'stat'), '301 (nginx-new) S 300 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 401 0 0\n');
   runTick(s);
   t.same(s.rows, full(root), 'exec');
-  t.match(s.rows.find((r) => r.pid === 301), { command: 'nginx -g daemon off;' });
+  t.match(
+    s.rows.find((r) => r.pid === 301),
+    { command: 'nginx -g daemon off;' },
+  );
 
   // setuid of a representative.
   fs.writeFileSync(path.join(root, '301', 'status'), 'Name:\tnginx\nUid:\t1000\t1000\t1000\t1000\n');
   runTick(s);
   t.same(s.rows, full(root), 'setuid');
-  t.match(s.rows.find((r) => r.pid === 301), { uid: 1000, user: 'alice' });
+  t.match(
+    s.rows.find((r) => r.pid === 301),
+    { uid: 1000, user: 'alice' },
+  );
 
   // Reparenting: the parent dies, the child is adopted by init.
   removeProc(root, 300);
   fs.writeFileSync(path.join(root, '301', 'stat'), '301 (nginx-new) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 401 0 0\n');
   runTick(s);
   t.same(s.rows, full(root), 'reparenting');
-  t.match(s.rows.find((r) => r.pid === 301), { ppid: 1 });
+  t.match(
+    s.rows.find((r) => r.pid === 301),
+    { ppid: 1 },
+  );
 
   // The lowest pid of a namespace exits: the next one represents it.
   removeProc(root, 301);
   runTick(s);
   t.same(s.rows, full(root), 'representative exit');
-  t.match(s.rows.find((r) => r.ns === 4026532204), { pid: 302, nprocs: 1 });
+  t.match(
+    s.rows.find((r) => r.ns === 4026532204),
+    { pid: 302, nprocs: 1 },
+  );
 
   // Garbage stat of a representative: left out of every count, as a full scan does.
   fs.writeFileSync(path.join(root, '302', 'stat'), 'garbage');
@@ -127,7 +139,10 @@ t.test('pid reuse: inside the allocator range it is seen at once; a wrap makes a
   // Counters that put 110 outside the range: the tick trusts it is the same process (stale).
   writeCounters(root, { lastPid: 120, forks: 520 });
   runTick(s);
-  t.notOk(s.rows.some((r) => r.ns === 4026534001), 'outside the range and no wrap: taken for the same process until the sweep');
+  t.notOk(
+    s.rows.some((r) => r.ns === 4026534001),
+    'outside the range and no wrap: taken for the same process until the sweep',
+  );
 
   // Now a reuse inside the range: counters say pids 121..130 were handed out and 125 is known.
   writeFakeProcfs(root, [{ pid: 125, ppid: 1, uid: 0, comm: 'd', argv: ['d'], ns: INITIAL_NS }]);
@@ -137,7 +152,10 @@ t.test('pid reuse: inside the allocator range it is seen at once; a wrap makes a
   writeFakeProcfs(root, [{ pid: 125, ppid: 1, uid: 0, comm: 'e', argv: ['e'], ns: { ...INITIAL_NS, uts: 4026534002 } }]);
   writeCounters(root, { lastPid: 130, forks: 530 });
   runTick(s);
-  t.ok(s.rows.some((r) => r.ns === 4026534002 && r.pid === 125), 'a known pid inside (last, now] is read again');
+  t.ok(
+    s.rows.some((r) => r.ns === 4026534002 && r.pid === 125),
+    'a known pid inside (last, now] is read again',
+  );
 
   // A wrap: last pid goes back. Every known pid is read again, so pid 110's new namespace shows.
   writeCounters(root, { lastPid: 60, forks: 40000 });
@@ -161,7 +179,10 @@ t.test('a process that unshares or setns without exec is seen after the sweep, n
   fs.rmSync(path.join(root, '40', 'ns', 'uts'));
   fs.symlinkSync('uts:[4026535001]', path.join(root, '40', 'ns', 'uts'));
   runTick(noSweep);
-  t.notOk(noSweep.rows.some((r) => r.ns === 4026535001), 'stale without a sweep (the documented bound)');
+  t.notOk(
+    noSweep.rows.some((r) => r.ns === 4026535001),
+    'stale without a sweep (the documented bound)',
+  );
   t.not(noSweep.rows, full(root));
   // The sweep covers every process within fullRescanMs: wait that long in ticks.
   await new Promise((r) => setTimeout(r, 5_100));
@@ -189,7 +210,10 @@ t.test('a tree mutated at random between ticks equals a full scan once swept', a
     return seed % n;
   };
   for (let round = 0; round < 25; round++) {
-    const alive = fs.readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number);
+    const alive = fs
+      .readdirSync(root)
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
     const victim = alive[rnd(alive.length)] as number;
     switch (rnd(4)) {
       case 0:

@@ -31,10 +31,7 @@ const tree = (rows: readonly NamespaceRow[], columns: readonly ColumnName[] = DE
 
 t.test('table: widths, alignment, header (spec §1.1, §2.5)', async (t) => {
   const rows = [row(4026531836, 'pid', 80, 2, 0, 'kthreadd'), row(4026532180, 'pid', 1, 2237, 2235, 'sleep 1000')];
-  t.equal(
-    table(rows, DEFAULT),
-    '        NS TYPE NPROCS   PID USER COMMAND\n' + '4026531836 pid      80     2 root kthreadd\n' + '4026532180 pid       1  2237 root sleep 1000\n',
-  );
+  t.equal(table(rows, DEFAULT), '        NS TYPE NPROCS   PID USER COMMAND\n' + '4026531836 pid      80     2 root kthreadd\n' + '4026532180 pid       1  2237 root sleep 1000\n');
   t.equal(
     table(rows, DEFAULT, { noHeadings: true }),
     '4026531836 pid      80     2 root kthreadd\n' + '4026532180 pid       1  2237 root sleep 1000\n',
@@ -105,10 +102,15 @@ t.test('table: trailing spaces, empty and multi-line cells (spec §1.4, §4.2)',
   // the second mount point, the separator and the empty COMMAND.
   t.equal(
     table([init, two], NET_DEFAULT),
-    '        NS TYPE NPROCS   PID USER    NETNSID NSFS' + sp(15) + 'COMMAND\n' +
-      '4026531833 net      92     2 root unassigned' + sp(20) + 'kthreadd\n' +
+    '        NS TYPE NPROCS   PID USER    NETNSID NSFS' +
+      sp(15) +
+      'COMMAND\n' +
+      '4026531833 net      92     2 root unassigned' +
+      sp(20) +
+      'kthreadd\n' +
       '4026532250 net       1  2306 root          5 /run/netns/lsnsx1  sleep 1001\n' +
-      sp(45) + '/run/netns/lsnsx1b \n',
+      sp(45) +
+      '/run/netns/lsnsx1b \n',
   );
   t.equal(
     table([init, two], NET_DEFAULT, { noWrap: true }).split('\n')[2],
@@ -117,9 +119,7 @@ t.test('table: trailing spaces, empty and multi-line cells (spec §1.4, §4.2)',
   );
   t.equal(
     table([init, two], NET_DEFAULT, { raw: true }),
-    'NS TYPE NPROCS PID USER NETNSID NSFS COMMAND\n' +
-      '4026531833 net 92 2 root unassigned  kthreadd\n' +
-      '4026532250 net 1 2306 root 5 /run/netns/lsnsx1,/run/netns/lsnsx1b sleep\\x201001\n',
+    'NS TYPE NPROCS PID USER NETNSID NSFS COMMAND\n' + '4026531833 net 92 2 root unassigned  kthreadd\n' + '4026532250 net 1 2306 root 5 /run/netns/lsnsx1,/run/netns/lsnsx1b sleep\\x201001\n',
     'raw: no padding, empty cell = two spaces, multi-line joined with commas',
   );
   t.equal(table([init], ['NS', 'NSFS'], { raw: true, noHeadings: true }), '4026531833 \n', 'raw: empty last cell -> trailing space');
@@ -175,16 +175,8 @@ t.test('process tree: glyphs and order (spec §2.1, §2.3)', async (t) => {
   );
 
   // Spec §2.3: a child is pulled up under its parent; two spaces under a last child.
-  const pulled = [
-    row(4026532322, 'uts', 4, 2404, 1, 'A'),
-    row(4026532323, 'uts', 1, 2406, 1, 'D'),
-    row(4026532324, 'ipc', 3, 2409, 2404, 'B'),
-    row(4026532325, 'cgroup', 1, 2410, 2409, 'C'),
-  ];
-  t.equal(
-    tree(pulled, ['NS', 'COMMAND'], { noHeadings: true }),
-    bytes('4026532322 A\n4026532324 └─B\n4026532325   └─C\n4026532323 D\n'),
-  );
+  const pulled = [row(4026532322, 'uts', 4, 2404, 1, 'A'), row(4026532323, 'uts', 1, 2406, 1, 'D'), row(4026532324, 'ipc', 3, 2409, 2404, 'B'), row(4026532325, 'cgroup', 1, 2410, 2409, 'C')];
+  t.equal(tree(pulled, ['NS', 'COMMAND'], { noHeadings: true }), bytes('4026532322 A\n4026532324 └─B\n4026532325   └─C\n4026532323 D\n'));
   t.equal(tree(pulled, ['NS', 'COMMAND'], { noHeadings: true, treeColumn: null }), '4026532322 A\n4026532324 B\n4026532325 C\n4026532323 D\n', 'no tree column: same order, no glyphs');
 });
 
@@ -306,7 +298,7 @@ t.test('escaping in table cells (spec §4.1)', async (t) => {
   const we = 'we\x01ird"na\\me\tx ' + bytes('é') + '\x7f\x1b[1m ok 1030';
   t.same(tableText(we, true), { text: 'we\\x01ird"na\\me\\x09x ' + bytes('é') + '\\x7f\\x1b[1m ok 1030', width: 41 });
 
-  const line2 = 'a\nb\rc\bd\fe/f\xffg\xc3h\x80i\'j`k$l&m<n>o' + bytes('\u00a0p\u200bq中') + ' 1031';
+  const line2 = "a\nb\rc\bd\fe/f\xffg\xc3h\x80i'j`k$l&m<n>o" + bytes('\u00a0p\u200bq中') + ' 1031';
   t.same(tableText(line2, true), {
     text: "a\\x0ab\\x0dc\\x08d\\x0ce/f\\xffg\\xc3h\\x80i'j`k$l&m<n>o" + bytes('\u00a0p\u200bq中') + ' 1031',
     width: 60,
@@ -325,10 +317,7 @@ t.test('escaping in table cells (spec §4.1)', async (t) => {
 
 t.test('escaping in raw cells (spec §4.2)', async (t) => {
   const ascii = '!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x1f\x1e' + bytes('中中') + ' 1032';
-  t.equal(
-    rawText(ascii),
-    '!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\x5c]^_`abcdefghijklmnopqrstuvwxyz{|}~\\x1f\\x1e\\xe4\\xb8\\xad\\xe4\\xb8\\xad\\x201032',
-  );
+  t.equal(rawText(ascii), '!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\x5c]^_`abcdefghijklmnopqrstuvwxyz{|}~\\x1f\\x1e\\xe4\\xb8\\xad\\xe4\\xb8\\xad\\x201032');
   t.equal(rawText('we\x01ird"na\\me\tx ' + bytes('é') + '\x7f\x1b[1m ok 1030'), 'we\\x01ird"na\\x5cme\\x09x\\x20\\xc3\\xa9\\x7f\\x1b[1m\\x20ok\\x201030');
   t.equal(rawText('\xff\x80'), '\\xff\\x80');
 });
