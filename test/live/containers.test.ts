@@ -132,7 +132,9 @@ t.test('containers recognised in every runtime layout, with host-namespace shari
   let cleaned: Promise<{ leftDirs: string[]; leftPids: number[] }> | null = null;
   const cleanup = (): Promise<{ leftDirs: string[]; leftPids: number[] }> => (cleaned ??= doCleanup());
   // A backup for a failure half-way; the normal path cleans up and checks at the end of the test.
-  t.teardown(async () => void (await cleanup()));
+  t.teardown(async () => {
+    await cleanup();
+  });
   const doCleanup = async (): Promise<{ leftDirs: string[]; leftPids: number[] }> => {
     // Move every process we placed back to its hierarchy's root, then kill ours by pid.
     for (const [pid, root] of placedIn) {
@@ -149,7 +151,7 @@ t.test('containers recognised in every runtime layout, with host-namespace shari
         /* gone */
       }
     }
-    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
     for (let i = 0; i < 100 && started.some(alive); i++) await sleep(20);
     const leftDirs: string[] = [];
     for (const dir of [...created].reverse()) {
