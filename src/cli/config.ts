@@ -57,7 +57,7 @@ const hostname = z
   .string()
   .min(1, 'must not be empty')
   .max(253, 'is longer than 253 characters')
-  .refine((h) => !/[;\s\p{Cc}]/u.test(h), { message: "must not contain ';', whitespace or control characters" });
+  .refine((h) => !/[;\s\p{Cc}]/u.test(h), { error: "must not contain ';', whitespace or control characters" });
 /** `host,process,container` (any non-empty subset, any order, no repeats) -> names in canonical order. */
 const topologies = z.string().transform((text, ctx): TopologyName[] => {
   const parts = text.split(',').map((p) => p.trim());
@@ -79,7 +79,7 @@ export const DEFAULT_FULL_RESCAN = '30s';
 const logLevel = z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` });
 const logFormat = z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(', ')}` });
 
-const socketLength = <T extends { pluginsRoot: string; pluginId: string }>(c: T, ctx: z.RefinementCtx): void => {
+const socketLength = (c: { pluginsRoot: string; pluginId: string }, ctx: z.RefinementCtx): void => {
   const p = socketPathFor(c.pluginsRoot, c.pluginId);
   const n = Buffer.byteLength(p);
   if (n > MAX_SOCKET_PATH_BYTES) {

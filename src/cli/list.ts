@@ -53,6 +53,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   // Links of other users' processes are unreadable without CAP_SYS_PTRACE: lsns silently shows
   // less then; we show the same rows and say once (after the output) that root sees more.
   let othersUnreadable = false;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- io.debug is a plain function field (no `this`)
   const debug = io.debug ?? debugSink(io, prog);
   const reader = new ProcReader(opts.proc, {
     onIssue: (i) => {

@@ -35,7 +35,7 @@ export function jsonString(s: string): string {
         out += '\\f';
         break;
       default:
-        out += c < 0x20 ? '\\u' + c.toString(16).padStart(4, '0') : s[i];
+        out += c < 0x20 ? '\\u' + c.toString(16).padStart(4, '0') : s.charAt(i);
     }
   }
   return out + '"';
@@ -121,7 +121,7 @@ export function tableText(s: string, utf8: boolean): Shown {
       continue;
     }
     if (c < 0x80) {
-      text += s[i];
+      text += s.charAt(i);
       width++;
       i++;
       continue;
@@ -151,7 +151,7 @@ export function rawText(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    out += c <= 0x20 || c === 0x5c || c >= 0x7f ? hex(c) : s[i];
+    out += c <= 0x20 || c === 0x5c || c >= 0x7f ? hex(c) : s.charAt(i);
   }
   return out;
 }

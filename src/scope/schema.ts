@@ -120,7 +120,7 @@ export const topologySchema = z
       ['metadata_templates', topo.metadata_templates],
       ['metric_templates', topo.metric_templates],
     ] as const) {
-      for (const [key, tpl] of Object.entries(templates ?? {})) {
+      for (const [key, tpl] of Object.entries<{ id: string }>(templates ?? {})) {
         if (tpl.id !== key) ctx.issues.push({ code: 'custom', input: tpl.id, path: [field, key, 'id'], message: `template id '${tpl.id}' differs from its key` });
       }
     }
@@ -162,10 +162,10 @@ export function pluginSpecSchema(expectedId?: string) {
     id: z
       .string()
       .regex(PLUGIN_ID_RE, 'plugin id must match ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$')
-      .refine((id) => expectedId === undefined || id === expectedId, { message: `plugin must not change its id (expected '${expectedId ?? ''}')` }),
+      .refine((id) => expectedId === undefined || id === expectedId, { error: `plugin must not change its id (expected '${expectedId ?? ''}')` }),
     label: z.string().min(1, 'spec must contain a label'),
     description: z.string(),
-    interfaces: z.array(z.string()).refine((i) => i.includes('reporter'), { message: 'spec must implement the "reporter" interface' }),
+    interfaces: z.array(z.string()).refine((i) => i.includes('reporter'), { error: 'spec must implement the "reporter" interface' }),
     api_version: z.literal('1', { error: 'incorrect API version' }),
   });
 }

@@ -128,7 +128,7 @@ async function main(): Promise<void> {
 
   t.test('list -o NS,TYPE,HOSTNAME -t uts: the same hostnames (setns works)', async (t) => {
     const b = bracket(hostnames, caps);
-    const name = (k: string): string => String((JSON.parse(b.restricted.get(k) ?? '{}') as Row)['hostname'] ?? '');
+    const name = (k: string): string => (JSON.parse(b.restricted.get(k) ?? '{}') as Partial<Record<string, string>>)['hostname'] ?? '';
     const rootKey = [...ours].find(([, w]) => w === 'rootUts uts')?.[0] ?? '';
     const nobodyKey = [...ours].find(([, w]) => w === 'nobodyUserUts uts')?.[0] ?? '';
     t.equal(name(rootKey), ns.rootUts.hostname, 'root-owned uts namespace');

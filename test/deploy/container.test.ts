@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(plugins, { mode: 0o755 });
     const bounding = ['-all', ...caps.map((c) => `+${c}`)].join(',');
     const containerEnv = Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env })
-      .map(([k, v]) => `${k}=${String(v)}`)
+      .map(([k, v]) => `${k}=${v ?? ''}`)
       .join(' ');
     const script = [
       'set -e',

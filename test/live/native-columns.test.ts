@@ -109,7 +109,7 @@ async function liveTests(t: Test): Promise<void> {
       return false;
     }
   }, 'the sleeper in netns A').catch((e: unknown) => {
-    let seen = '';
+    let seen: string;
     try {
       seen = `${fs.readlinkSync(`/proc/${inA.pid}/ns/net`)} vs net:[${inoA}], comm ${fs.readFileSync(`/proc/${inA.pid}/comm`, 'latin1')}`;
     } catch (err) {

@@ -104,7 +104,6 @@ t.test('nested user+pid namespaces (unshare -Ur --fork --pid, twice): PNS/ONS eq
   const user1 = nsIno(outer, 'user');
   const user2 = nsIno(leaf, 'user');
   const pid1 = nsIno(inner, 'pid');
-  const pid2 = nsIno(leaf, 'pid');
   const initUser = nsIno('self', 'user');
   const initPid = nsIno('self', 'pid');
   t.not(user1, initUser);

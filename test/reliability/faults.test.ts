@@ -80,27 +80,94 @@ const faults: Fault[] = [
   { name: 'binary stat', apply: (_r, p) => fs.writeFileSync(`${p}/stat`, Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 131 + 7) & 0xff))), note: /301\/stat: garbage/ },
   { name: 'empty stat', apply: (_r, p) => fs.writeFileSync(`${p}/stat`, ''), note: /301\/stat: garbage/ },
   { name: 'missing stat', apply: (_r, p) => fs.rmSync(`${p}/stat`), note: /301\/stat: vanished \(ENOENT\)/ },
-  { name: 'stat is a directory', apply: (_r, p) => (fs.rmSync(`${p}/stat`), fs.mkdirSync(`${p}/stat`)), note: /301\/stat: garbage \(E(ISDIR|NOTREG)\)/ },
+  {
+    name: 'stat is a directory',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/stat`);
+      fs.mkdirSync(`${p}/stat`);
+    },
+    note: /301\/stat: garbage \(E(ISDIR|NOTREG)\)/,
+  },
   { name: 'binary status', apply: (_r, p) => fs.writeFileSync(`${p}/status`, Buffer.from([0, 1, 2, 0xff, 0x55, 10, 0x55, 0x69, 0x64, 0x3a, 9, 0xff])), note: /301\/status: garbage/ },
   { name: 'missing status', apply: (_r, p) => fs.rmSync(`${p}/status`), note: /301\/status: vanished/ },
   { name: 'missing cmdline', apply: (_r, p) => fs.rmSync(`${p}/cmdline`), note: /301\/cmdline: vanished/ },
   { name: 'no ns directory', apply: (_r, p) => fs.rmSync(`${p}/ns`, { recursive: true }), note: /301\/ns: vanished/ },
-  { name: 'ns is a file', apply: (_r, p) => (fs.rmSync(`${p}/ns`, { recursive: true }), fs.writeFileSync(`${p}/ns`, 'x')), note: /301\/ns(\/\w+)?: vanished \(ENOTDIR\)/ },
+  {
+    name: 'ns is a file',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/ns`, { recursive: true });
+      fs.writeFileSync(`${p}/ns`, 'x');
+    },
+    note: /301\/ns(\/\w+)?: vanished \(ENOTDIR\)/,
+  },
   {
     name: 'ns entries are regular files',
     apply: (_r, p) => {
-      for (const type of ['net', 'uts', 'mnt']) (fs.rmSync(`${p}/ns/${type}`), fs.writeFileSync(`${p}/ns/${type}`, `${type}:[4026532204]`));
+      for (const type of ['net', 'uts', 'mnt']) {
+        fs.rmSync(`${p}/ns/${type}`);
+        fs.writeFileSync(`${p}/ns/${type}`, `${type}:[4026532204]`);
+      }
     },
     note: /301\/ns\/net: garbage \(EINVAL\)/,
   },
-  { name: 'ns entry is a directory', apply: (_r, p) => (fs.rmSync(`${p}/ns/ipc`), fs.mkdirSync(`${p}/ns/ipc`)), note: /301\/ns\/ipc: garbage/ },
-  { name: 'ns link with garbage target', apply: (_r, p) => (fs.rmSync(`${p}/ns/net`), fs.symlinkSync('net:[40265x2204]', `${p}/ns/net`)), note: /301\/ns\/net: garbage/ },
-  { name: 'ns link of the wrong type', apply: (_r, p) => (fs.rmSync(`${p}/ns/net`), fs.symlinkSync('uts:[4026532202]', `${p}/ns/net`)), note: /301\/ns\/net: garbage/ },
-  { name: 'ns link with a 30-digit inode', apply: (_r, p) => (fs.rmSync(`${p}/ns/net`), fs.symlinkSync(`net:[${'9'.repeat(30)}]`, `${p}/ns/net`)), note: /301\/ns\/net: garbage/ },
-  { name: 'stat symlink loop', apply: (_r, p) => (fs.rmSync(`${p}/stat`), fs.symlinkSync('stat2', `${p}/stat`), fs.symlinkSync('stat', `${p}/stat2`)), note: /301\/stat: garbage \(ELOOP\)/ },
-  { name: 'ns directory symlink loop', apply: (_r, p) => (fs.rmSync(`${p}/ns`, { recursive: true }), fs.symlinkSync('ns', `${p}/ns`)), note: /301\/ns(\/\w+)?: garbage \(ELOOP\)/ },
+  {
+    name: 'ns entry is a directory',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/ns/ipc`);
+      fs.mkdirSync(`${p}/ns/ipc`);
+    },
+    note: /301\/ns\/ipc: garbage/,
+  },
+  {
+    name: 'ns link with garbage target',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/ns/net`);
+      fs.symlinkSync('net:[40265x2204]', `${p}/ns/net`);
+    },
+    note: /301\/ns\/net: garbage/,
+  },
+  {
+    name: 'ns link of the wrong type',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/ns/net`);
+      fs.symlinkSync('uts:[4026532202]', `${p}/ns/net`);
+    },
+    note: /301\/ns\/net: garbage/,
+  },
+  {
+    name: 'ns link with a 30-digit inode',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/ns/net`);
+      fs.symlinkSync(`net:[${'9'.repeat(30)}]`, `${p}/ns/net`);
+    },
+    note: /301\/ns\/net: garbage/,
+  },
+  {
+    name: 'stat symlink loop',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/stat`);
+      fs.symlinkSync('stat2', `${p}/stat`);
+      fs.symlinkSync('stat', `${p}/stat2`);
+    },
+    note: /301\/stat: garbage \(ELOOP\)/,
+  },
+  {
+    name: 'ns directory symlink loop',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/ns`, { recursive: true });
+      fs.symlinkSync('ns', `${p}/ns`);
+    },
+    note: /301\/ns(\/\w+)?: garbage \(ELOOP\)/,
+  },
   { name: 'pid directory symlink loop', apply: (r) => fs.symlinkSync('4000', `${r}/4000`), note: /4000\/ns(\/\w+)?: garbage \(ELOOP\)/ },
-  { name: 'passwd symlink loop', apply: (r) => (fs.rmSync(`${r}/1/root`, { recursive: true }), fs.symlinkSync('root', `${r}/1/root`)), note: null },
+  {
+    name: 'passwd symlink loop',
+    apply: (r) => {
+      fs.rmSync(`${r}/1/root`, { recursive: true });
+      fs.symlinkSync('root', `${r}/1/root`);
+    },
+    note: null,
+  },
   { name: 'huge stat (1 GiB, sparse)', apply: (_r, p) => huge(`${p}/stat`, GiB), note: /301\/stat: garbage/ },
   {
     name: 'huge stat with a valid start',
@@ -110,12 +177,55 @@ const faults: Fault[] = [
   { name: 'huge status', apply: (_r, p) => huge(`${p}/status`, GiB), note: /301\/status: garbage/ },
   { name: 'huge cmdline', apply: (_r, p) => huge(`${p}/cmdline`, GiB, 'x'.repeat(100_000)), note: null },
   { name: 'huge passwd', apply: (r) => huge(`${r}/1/root/etc/passwd`, GiB, 'root:x:0:0::/:/bin/sh\n'), note: null },
-  { name: 'huge mountinfo', apply: (r) => (fs.mkdirSync(`${r}/self`), huge(`${r}/self/mountinfo`, GiB)), note: null },
-  { name: 'FIFO as stat', apply: (_r, p) => (fs.rmSync(`${p}/stat`), fifo(`${p}/stat`)), note: /301\/stat: garbage \(ENOTREG\)/ },
-  { name: 'FIFO as status', apply: (_r, p) => (fs.rmSync(`${p}/status`), fifo(`${p}/status`)), note: /301\/status: garbage \(ENOTREG\)/ },
-  { name: 'FIFO as cmdline', apply: (_r, p) => (fs.rmSync(`${p}/cmdline`), fifo(`${p}/cmdline`)), note: /301\/cmdline: garbage \(ENOTREG\)/ },
-  { name: 'FIFO as passwd', apply: (r) => (fs.rmSync(`${r}/1/root/etc/passwd`), fifo(`${r}/1/root/etc/passwd`)), note: null },
-  { name: 'FIFO as mountinfo', apply: (r, p) => (fs.mkdirSync(`${r}/self`), fifo(`${r}/self/mountinfo`), fifo(`${p}/mountinfo`)), note: /mountinfo: garbage \(ENOTREG\)/ },
+  {
+    name: 'huge mountinfo',
+    apply: (r) => {
+      fs.mkdirSync(`${r}/self`);
+      huge(`${r}/self/mountinfo`, GiB);
+    },
+    note: null,
+  },
+  {
+    name: 'FIFO as stat',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/stat`);
+      fifo(`${p}/stat`);
+    },
+    note: /301\/stat: garbage \(ENOTREG\)/,
+  },
+  {
+    name: 'FIFO as status',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/status`);
+      fifo(`${p}/status`);
+    },
+    note: /301\/status: garbage \(ENOTREG\)/,
+  },
+  {
+    name: 'FIFO as cmdline',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/cmdline`);
+      fifo(`${p}/cmdline`);
+    },
+    note: /301\/cmdline: garbage \(ENOTREG\)/,
+  },
+  {
+    name: 'FIFO as passwd',
+    apply: (r) => {
+      fs.rmSync(`${r}/1/root/etc/passwd`);
+      fifo(`${r}/1/root/etc/passwd`);
+    },
+    note: null,
+  },
+  {
+    name: 'FIFO as mountinfo',
+    apply: (r, p) => {
+      fs.mkdirSync(`${r}/self`);
+      fifo(`${r}/self/mountinfo`);
+      fifo(`${p}/mountinfo`);
+    },
+    note: /mountinfo: garbage \(ENOTREG\)/,
+  },
   {
     // The ns link target is relative: `uts:[N]` in the ns directory. A FIFO there is what the
     // hostname reader and the ioctl walk open (O_NONBLOCK, so they do not wait for a writer).
@@ -141,10 +251,20 @@ const faults: Fault[] = [
   },
   {
     name: 'mountinfo garbage',
-    apply: (r) => (fs.mkdirSync(`${r}/self`), fs.writeFileSync(`${r}/self/mountinfo`, '1 2 3\n- nsfs\n30 1 x uts:[1] /a rw - nsfs nsfs rw\n30 1 0:4 uts:[] /a rw - nsfs\n\0\0\xff\n')),
+    apply: (r) => {
+      fs.mkdirSync(`${r}/self`);
+      fs.writeFileSync(`${r}/self/mountinfo`, '1 2 3\n- nsfs\n30 1 x uts:[1] /a rw - nsfs nsfs rw\n30 1 0:4 uts:[] /a rw - nsfs\n\0\0\xff\n');
+    },
     note: null,
   },
-  { name: 'stat is /dev/zero', apply: (_r, p) => (fs.rmSync(`${p}/stat`), fs.symlinkSync('/dev/zero', `${p}/stat`)), note: /301\/stat: garbage \(ENOTREG\)/ },
+  {
+    name: 'stat is /dev/zero',
+    apply: (_r, p) => {
+      fs.rmSync(`${p}/stat`);
+      fs.symlinkSync('/dev/zero', `${p}/stat`);
+    },
+    note: /301\/stat: garbage \(ENOTREG\)/,
+  },
   {
     name: 'odd directory names',
     apply: (r) => {
@@ -206,7 +326,9 @@ t.test('every fault: list and report exit 0 with valid output', async (t) => {
       );
       checkRun(t, 'report', report);
       let rep: unknown = null;
-      t.doesNotThrow(() => (rep = JSON.parse(report.stdout)), 'report: JSON');
+      t.doesNotThrow(() => {
+        rep = JSON.parse(report.stdout) as unknown;
+      }, 'report: JSON');
       t.same(reportProblems(rep, 'host-namespaces'), [], 'report: what the probe accepts');
       if (f.note) {
         t.match(json.stderr, f.note, 'list: debug note');
@@ -235,7 +357,7 @@ t.test('all faults in one tree: the table and -J', async (t) => {
   t.match(table.stdout, /^ +NS TYPE +NPROCS +PID USER +COMMAND\n/, 'list: a table');
   t.match(table.stdout, /nginx: worker|victim\d+\n/, 'with the intact processes');
   checkRun(t, 'list -J', json);
-  t.doesNotThrow(() => JSON.parse(Buffer.from(json.stdout, 'latin1').toString('utf8')), 'list -J: valid JSON');
+  t.doesNotThrow(() => JSON.parse(Buffer.from(json.stdout, 'latin1').toString('utf8')) as unknown, 'list -J: valid JSON');
   t.match(table.stderr, /debug: .*garbage/);
 });
 

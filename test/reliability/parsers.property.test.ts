@@ -86,7 +86,7 @@ const mountinfo: Gen<MountCase> = (r) => {
   for (let i = 0, n = r.int(0, 15); i < n; i++) {
     const id = r.int(1, 5000);
     const dev = `${r.int(0, 255)}:${r.int(0, 1 << 20)}`;
-    const optional = Array.from({ length: r.int(0, 3) }, () => r.pick(['shared:', 'master:', 'propagate_from:']) + r.int(1, 999)).join(' ');
+    const optional = Array.from({ length: r.int(0, 3) }, () => `${r.pick(['shared:', 'master:', 'propagate_from:'])}${r.int(1, 999)}`).join(' ');
     const mp = '/' + (r.bool() ? bytes(r).slice(0, 50).replace(/\0/g, '') : gen.from('ab/ \t\n\\x', 30)(r));
     const opts = r.pick(['rw', 'ro,nosuid', 'rw,relatime']);
     if (r.bool(0.5)) {
@@ -292,7 +292,7 @@ t.test('well-formed input round-trips', async (t) => {
     t,
     'pid names',
     (r) => r.int(1, 0x7fffffff),
-    (pid) => parsePidName(String(pid)) === pid && parsePidName('0' + pid) === null,
+    (pid) => parsePidName(String(pid)) === pid && parsePidName(`0${pid}`) === null,
   );
   forAll(t, 'list flags in every spelling', flags, (c) => {
     const p = parseListArgs(c.argv);

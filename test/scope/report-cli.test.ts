@@ -56,7 +56,7 @@ t.test('hand-made procfs tree', async (t) => {
   const { procs, passwd } = smallHost();
   writeFakeProcfs(dir, procs, passwd);
   const report = checkTree(t, dir);
-  const rows = report ? tableRows(report, 'fixture-host') : new Map();
+  const rows = report ? tableRows(report, 'fixture-host') : new Map<string, Record<string, string>>();
   t.equal(rows.get('4026532204')?.['command'], 'nginx: café 日 \ufffd');
   t.equal(rows.size, 13, '8 host namespaces + 5 of the container');
 });

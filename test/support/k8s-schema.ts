@@ -182,7 +182,7 @@ const envVar = z
       })
       .optional(),
   })
-  .refine((e) => !(e.value !== undefined && e.valueFrom !== undefined), { message: 'value and valueFrom are exclusive' });
+  .refine((e) => !(e.value !== undefined && e.valueFrom !== undefined), { error: 'value and valueFrom are exclusive' });
 
 const volumeMount = z.strictObject({
   name: dns1123Label,
@@ -216,9 +216,9 @@ export const toleration = z
     effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
     tolerationSeconds: z.number().int().optional(),
   })
-  .refine((t) => !(t.operator === 'Exists' && t.value !== undefined && t.value !== ''), { message: 'value must be empty when operator is Exists' })
-  .refine((t) => !(t.key === undefined && t.operator !== 'Exists'), { message: 'operator must be Exists when key is empty' })
-  .refine((t) => t.tolerationSeconds === undefined || t.effect === 'NoExecute', { message: 'tolerationSeconds requires effect NoExecute' });
+  .refine((t) => !(t.operator === 'Exists' && t.value !== undefined && t.value !== ''), { error: 'value must be empty when operator is Exists' })
+  .refine((t) => !(t.key === undefined && t.operator !== 'Exists'), { error: 'operator must be Exists when key is empty' })
+  .refine((t) => t.tolerationSeconds === undefined || t.effect === 'NoExecute', { error: 'tolerationSeconds requires effect NoExecute' });
 
 const hostPathType = z.enum(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice']);
 export const volume = z.strictObject({

@@ -429,7 +429,7 @@ export async function startAwkwardNamespaces(): Promise<AwkwardNamespaces> {
   } catch (err) {
     const report = await tr.cleanup();
     if (report.survivors.length > 0) {
-      throw new Error(`${(err as Error).message}; and these survived the cleanup: ${report.survivors.join(', ')}`);
+      throw new Error(`${(err as Error).message}; and these survived the cleanup: ${report.survivors.join(', ')}`, { cause: err });
     }
     throw err;
   }

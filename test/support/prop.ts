@@ -117,7 +117,7 @@ export const gen = {
     return withShrink((r) => {
       const n = r.int(0, maxLen);
       let s = '';
-      for (let i = 0; i < n; i++) s += alphabet[r.int(0, alphabet.length - 1)];
+      for (let i = 0; i < n; i++) s += alphabet.charAt(r.int(0, alphabet.length - 1));
       return s;
     }, shrinkString);
   },
@@ -149,6 +149,7 @@ function show(v: unknown): string {
   return text === undefined ? String(v) : text.length > 2000 ? `${text.slice(0, 2000)}... (${text.length} chars)` : text;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a property asserts (returns nothing) or returns a verdict
 function fails<T>(prop: (v: T) => void | boolean, v: T): string | null {
   try {
     return prop(v) === false ? 'property returned false' : null;
@@ -158,6 +159,7 @@ function fails<T>(prop: (v: T) => void | boolean, v: T): string | null {
 }
 
 /** Runs the property over `runs` generated cases; one tap assertion for the whole property. */
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a property asserts (returns nothing) or returns a verdict
 export function forAll<T>(t: Test, name: string, g: Gen<T>, prop: (v: T) => void | boolean, opts: ForAllOptions = {}): boolean {
   const runs = opts.runs ?? 2000;
   const seed = seedFor(name, opts.seed);

@@ -47,7 +47,7 @@ export async function untilTwoAgree<T>(read: () => T | Promise<T>, same: (a: T, 
 export async function retryWhileRacing(attempt: () => Promise<string | null>, opts: StableOptions = {}): Promise<{ problem: string | null; attempts: number }> {
   const attempts = opts.attempts ?? 20;
   const end = Date.now() + (opts.withinMs ?? 120_000);
-  let problem: string | null = null;
+  let problem: string | null;
   let n = 0;
   do {
     if (n > 0) await sleep(opts.pauseMs ?? 100);
