@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
+import { DaemonSet as K8sDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { daemonSet, daemonSetProblems, kustomization, quantityValue } from '../support/k8s-schema.js';
 import { loadManifests, manifestCapabilities, manifestsDir, parseDockerfile, renderKustomization } from '../support/deploy.js';
 import { repo } from '../support/daemon.js';
@@ -20,6 +21,29 @@ const ds = m.daemonSet;
 const pod = ds.spec.template.spec;
 const c = pod.containers[0];
 const PLUGINS = '/var/run/scope/plugins';
+
+t.test('the official OpenAPI schema (kubernetes-models) accepts the DaemonSet and rejects broken variants', async (t) => {
+  const problem = (o: unknown): string | null => {
+    try {
+      new K8sDaemonSet(o as ConstructorParameters<typeof K8sDaemonSet>[0]).validate();
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  };
+  t.equal(problem(m.raw[0]), null, 'daemonset.yaml is a valid apps/v1 DaemonSet');
+  const broken: Array<[string, (o: { spec: { selector?: unknown; template: { spec: { containers: Array<{ resources: { limits: Record<string, string> } }> } } } }) => void]> = [
+    ['bad quantity 64MB', (o) => (o.spec.template.spec.containers[0] ? (o.spec.template.spec.containers[0].resources.limits['memory'] = '64MB') : undefined)],
+    ['no selector', (o) => delete o.spec.selector],
+  ];
+  for (const [name, mutate] of broken) {
+    const o = structuredClone(m.raw[0]) as Parameters<typeof mutate>[0];
+    mutate(o);
+    t.not(problem(o), null, `rejected: ${name}`);
+  }
+  // kubernetes-models ignores unknown fields (a misspelled `hostPid` passes it): the strict schemas
+  // below still catch those, as the API server's strict field validation would.
+});
 
 t.test('schemas: the manifests validate, and the schemas reject what the API server would', async (t) => {
   t.same(daemonSetProblems(ds), [], 'DaemonSet: no cross-field problems');
