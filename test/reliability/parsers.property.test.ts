@@ -17,12 +17,11 @@ import { cmdlineToCommand, parseNsLink, parsePasswd, parsePidName, parseStat, pa
 import { NS_TYPES, type NsType } from '../../src/procfs/types.js';
 import { parseDuration } from '../../src/cli/config.js';
 import { repo } from '../support/daemon.js';
-import { forAll, gen, shrinkArray, type Gen, type Rng } from '../support/prop.js';
+import { forAll, gen, type Gen, type Rng } from '../support/prop.js';
 
 const bytes = gen.latin1(300);
 const text = gen.unicode(300);
 const anyText: Gen<string> = (r) => (r.bool() ? bytes(r) : text(r));
-anyText.shrink = bytes.shrink;
 
 /** Multi-line garbage built from fragments of real lines, so it gets past first checks. */
 function lineSoup(fragments: readonly string[]): Gen<string> {
@@ -32,7 +31,6 @@ function lineSoup(fragments: readonly string[]): Gen<string> {
     for (let i = 0; i < n; i++) parts.push(r.bool(0.6) ? r.pick(fragments) : bytes(r).slice(0, 40));
     return parts.join(r.pick([' ', '\n', '\t', '', ':']));
   };
-  g.shrink = bytes.shrink;
   return g;
 }
 
@@ -241,7 +239,6 @@ t.test('arbitrary bytes never throw', async (t) => {
     (r) => (r.bool(0.5) ? r.pick(['-', '--', '-t', '-o', '-p', '-T', '--tree=', '--output=+', '-Jlnr', '--proc', '--p', '--no', '+NS,', ',,']) : '') + anyText(r).slice(0, 20),
     8,
   );
-  argv.shrink = shrinkArray;
   forAll(t, 'parseListArgs on arbitrary argv', argv, (a) => ['run', 'help', 'version', 'error'].includes(parseListArgs(a).kind));
 });
 
