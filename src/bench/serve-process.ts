@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { discover, type DiscoveredPlugin } from './probe-client.js';
 import { SERVE_NODE_FLAGS } from '../cli/node-flags.js';
 

@@ -202,7 +202,7 @@ function render(r: Results): string {
     );
   }
   const head = [
-    `machine: nproc ${String(m['nproc'])}, ${String(m['model'])}, kernel ${String(m['kernel'])}, Node ${String(m['node'])}, ${String(m['lsns'] ?? 'lsns skipped')}`,
+    `machine: nproc ${String(m['nproc'])}, ${String(m['model'])}, kernel ${String(m['kernel'])}, Node ${String(m['node'])}, ${typeof m['lsns'] === 'string' ? m['lsns'] : 'lsns skipped'}`,
     `date ${String(m['date'])}; load average before ${String(m['loadBefore'])}, after ${String(m['loadAfter'])} (shared machine)`,
     `processes: ${r.processes.before} before, ${r.processes.withSleepers} with sleepers, ${r.processes.atEnd} at the end; serve: default settings${(r.options['serveArgs'] as string[]).length ? ' + ' + (r.options['serveArgs'] as string[]).join(' ') : ''}`,
   ];

@@ -59,7 +59,8 @@ export class IncrementalSource {
   private stopped = false;
   private running: Promise<void> | null = null;
   private lastWarnings = '';
-  private readonly issues: Partial<Record<ReadProblem, number>> = {};
+  /** Read problems of the current tick, by kind. */
+  private issues: Partial<Record<ReadProblem, number>> = {};
   private readonly reader: ProcReader;
   private users: UserNames;
   private usersAt = 0;
@@ -78,7 +79,11 @@ export class IncrementalSource {
 
   constructor(private readonly opts: IncrementalSourceOptions) {
     const p = opts.params;
-    this.reader = new ProcReader(p.proc, { onIssue: (i) => (this.issues[i.problem] = (this.issues[i.problem] ?? 0) + 1) });
+    this.reader = new ProcReader(p.proc, {
+      onIssue: (i) => {
+        this.issues[i.problem] = (this.issues[i.problem] ?? 0) + 1;
+      },
+    });
     this.users = loadUserNames(passwdCandidates(p.proc));
     this.usersAt = performance.now();
     const topologies = p.topologies ?? TOPOLOGY_NAMES;
@@ -140,7 +145,7 @@ export class IncrementalSource {
 
   private async tick(first: boolean): Promise<void> {
     const started = performance.now();
-    for (const k of Object.keys(this.issues)) delete this.issues[k as ReadProblem];
+    this.issues = {};
     const warnings: string[] = [];
     if (started - this.usersAt >= this.opts.fullRescanMs) {
       // New accounts show in USER within one full-rescan period.

@@ -27,7 +27,9 @@ t.test('containers recognised in every runtime layout, with host-namespace shari
   if (!v2) return;
   const lab = new CgroupLab('containers');
   // A backup for a failure half-way; the normal path cleans up and checks at the end of the test.
-  t.teardown(async () => void (await lab.cleanup()));
+  t.teardown(async () => {
+    await lab.cleanup();
+  });
   const start = (args: string[], fork: boolean) => lab.start(args, fork);
   const place = (pid: number, root: string, rel: string) => lab.place(pid, root, rel);
 

@@ -29,7 +29,9 @@ const skip = cgroupSkipReason();
 t.test('Container cells and sharing statements of default, --net=host, --pid=host, pod and host-process namespaces', { skip: skip ?? false }, async (t) => {
   if (!v2) return;
   const lab = new CgroupLab('isolation');
-  t.teardown(async () => void (await lab.cleanup()));
+  t.teardown(async () => {
+    await lab.cleanup();
+  });
   const id = { default: hex64(), netHost: hex64(), pidHost: hex64(), pause: hex64(), app1: hex64(), app2: hex64() };
   const podUidU = hex64()
     .slice(0, 32)

@@ -176,7 +176,7 @@ export class CgroupLab {
         /* gone */
       }
     }
-    await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
     // Forked payloads are reaped by pid 1 once their unshare parent is gone: wait for that, bounded.
     for (let i = 0; i < 500 && this.started.some(alive); i++) await sleep(20);
     const leftDirs: string[] = [];

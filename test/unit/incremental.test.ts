@@ -35,7 +35,7 @@ function removeProc(root: string, pid: number): void {
   fs.rmSync(path.join(root, String(pid)), { recursive: true, force: true });
 }
 
-function tree(t: Tap.Test): string {
+function tree(t: { teardown(fn: () => void): void }): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'incr-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   return root;
@@ -62,14 +62,14 @@ t.test('each kind of change is seen by the next tick, without waiting for the sw
   const newNs = { ...INITIAL_NS, net: 4026533001, uts: 4026533002 };
   writeFakeProcfs(root, [{ pid: 401, ppid: 40, uid: 1000, comm: 'sleep', argv: ['sleep', '100'], ns: newNs }]);
   writeCounters(root, { lastPid: 401, forks: 1001 });
-  let st = runTick(s);
+  const st = runTick(s);
   t.equal(st.full, false);
   t.same(s.rows, full(root), 'process start');
   t.ok(s.rows.some((r) => r.ns === 4026533001 && r.pid === 401));
 
   // Exit of that process: its namespaces go.
   removeProc(root, 401);
-  st = runTick(s);
+  runTick(s);
   t.same(s.rows, full(root), 'process exit');
   t.notOk(s.rows.some((r) => r.ns === 4026533001));
 
