@@ -260,7 +260,7 @@ export class IncrementalSource {
       scanMs: Math.round(scanMs * 10) / 10,
     };
     if (!built) {
-      log.trace(fields, 'tick: unchanged');
+      log.debug(fields, 'snapshot unchanged');
       return;
     }
     const { served, serialiseMs } = built;
