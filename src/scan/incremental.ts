@@ -24,6 +24,7 @@ import type { UserNames } from '../procfs/passwd.js';
 import { reuseBound, type PidAllocState } from '../procfs/pid-alloc.js';
 import type { ProcReader } from '../procfs/reader.js';
 import type { NsLink, NsType, ProcDetails } from '../procfs/types.js';
+import { initialNamespaces, isHostNs } from './containers.js';
 import { commandOf, type NamespaceRow } from './namespaces.js';
 import { PidWatcher } from '../native/pid-watch.js';
 
@@ -60,6 +61,17 @@ interface NsMembers {
   pids: Set<number>;
   /** Lowest pid in `pids`, or -1 when it must be recomputed. */
   min: number;
+}
+
+export interface ProcessSummary {
+  /** Links of the processes a report shows (see IncrementalScanner.summary), ascending pid. */
+  memberships: Map<number, NsLink[]>;
+  /** Processes with readable links. */
+  processes: number;
+  /** Processes in only the host's namespaces and in no container. */
+  hostOnly: number;
+  /** Container of each process in one (ascending pid), and how many cgroup files were unreadable. */
+  containers: { byPid: Map<number, ContainerRef>; unreadable: number };
 }
 
 export interface TickStats {
@@ -162,27 +174,45 @@ export class IncrementalScanner {
     return this.rowsNow;
   }
 
-  /** Readable links of every listed process, ascending pid. */
-  memberships(): Map<number, NsLink[]> {
-    const out = new Map<number, NsLink[]>();
-    for (const pid of [...this.procs.keys()].sort((a, b) => a - b)) {
+  /**
+   * What the report needs from the processes, in one pass over them (no sorting of thousands of
+   * pids on every rebuild): the links of every isolated process (in a container, or in a namespace
+   * known not to be the host's) and of pids 1 and 2 (they give the host's namespaces), ascending;
+   * of every process when `all`. Host-only processes are only counted. Whether a set of links is
+   * all the host's is decided once per distinct (interned) set.
+   */
+  summary(all: boolean): ProcessSummary {
+    const firstTwo = new Map<number, NsLink[]>();
+    for (const pid of [1, 2]) {
       const p = this.procs.get(pid);
-      if (p && p.links.length > 0) out.set(pid, p.links);
+      if (p && p.links.length > 0) firstTwo.set(pid, p.links);
     }
-    return out;
-  }
-
-  /** Container of each listed process that is in one, and how many cgroup files were unreadable. */
-  containers(): { byPid: Map<number, ContainerRef>; unreadable: number } {
-    const byPid = new Map<number, ContainerRef>();
+    const initial = initialNamespaces(firstTwo);
+    const hostOnlySets = new Map<NsLink[], boolean>();
+    const kept: number[] = [];
+    const inContainer: number[] = [];
+    let processes = 0;
+    let hostOnly = 0;
     let unreadable = 0;
-    for (const pid of [...this.procs.keys()].sort((a, b) => a - b)) {
-      const p = this.procs.get(pid);
-      if (!p || p.links.length === 0) continue;
+    for (const [pid, p] of this.procs) {
+      if (p.links.length === 0) continue;
+      processes++;
       if (p.container === undefined) unreadable++;
-      else if (p.container !== null) byPid.set(pid, p.container);
+      else if (p.container !== null) inContainer.push(pid);
+      let onlyHost = hostOnlySets.get(p.links);
+      if (onlyHost === undefined) {
+        onlyHost = p.links.every((l) => isHostNs(initial, l.type, l.ino) !== false);
+        hostOnlySets.set(p.links, onlyHost);
+      }
+      const isolated = !onlyHost || (p.container !== null && p.container !== undefined);
+      if (!isolated) hostOnly++;
+      if (all || isolated || pid <= 2) kept.push(pid);
     }
-    return { byPid, unreadable };
+    const memberships = new Map<number, NsLink[]>();
+    for (const pid of kept.sort((a, b) => a - b)) memberships.set(pid, (this.procs.get(pid) as Proc).links);
+    const byPid = new Map<number, ContainerRef>();
+    for (const pid of inContainer.sort((a, b) => a - b)) byPid.set(pid, (this.procs.get(pid) as Proc).container as ContainerRef);
+    return { memberships, processes, hostOnly, containers: { byPid, unreadable } };
   }
 
   private addMember(pid: number, link: NsLink): void {

@@ -154,7 +154,10 @@ function nsTable(latest: Record<string, LatestEntry>, ns: NsByType, initial: Ini
 }
 
 export interface ProcessView {
+  /** Links by pid: of every process, or (the daemon) of the isolated ones and pids 1 and 2, with `hostOnly` counting the rest. */
   memberships: ReadonlyMap<number, readonly NsLink[]>;
+  /** Host-only processes when `memberships` leaves them out; default: counted in `memberships`. */
+  hostOnly?: number;
   initial: InitialNamespaces;
   /** Container of each process, when the Container topology was scanned. */
   containerOf?: ReadonlyMap<number, ContainerRef>;
@@ -171,6 +174,7 @@ export function isolatedProcess(view: ProcessView, pid: number, links: readonly 
 
 /** Processes that get no node in `isolated` mode: every namespace the host's, no container. */
 export function hostOnlyCount(view: ProcessView): number {
+  if (view.hostOnly !== undefined) return view.hostOnly;
   let n = 0;
   for (const [pid, links] of view.memberships) if (!isolatedProcess(view, pid, links)) n++;
   return n;

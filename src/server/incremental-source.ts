@@ -170,13 +170,14 @@ export class IncrementalSource {
       return;
     }
     this.lastSignature = signature;
-    const memberships = this.scanner.memberships();
     const topologies = this.opts.params.topologies ?? TOPOLOGY_NAMES;
+    const summary = this.scanner.summary(this.opts.params.processNodes === 'all');
     const parts: ScanParts = {
       rows: all,
       persistent: persistent.length,
-      memberships,
-      containers: needsCgroups(topologies) ? this.scanner.containers() : null,
+      memberships: summary.memberships,
+      counts: { processes: summary.processes, hostOnly: summary.hostOnly },
+      containers: needsCgroups(topologies) ? summary.containers : null,
       issues: { ...this.issues },
       warnings,
       utsWorker: this.uts.threadId,

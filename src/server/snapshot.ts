@@ -89,7 +89,10 @@ export interface ScanParts {
   rows: NamespaceRow[];
   /** How many of `rows` are persistent (bind-mount-only) rows. */
   persistent: number;
+  /** Links by pid: every process, or (IncrementalScanner.summary) the isolated ones and pids 1 and 2. */
   memberships: ReadonlyMap<number, readonly NsLink[]>;
+  /** When `memberships` leaves host-only processes out: how many processes there are, and how many of them are host-only. */
+  counts?: { processes: number; hostOnly: number };
   /** Containers by pid (null when neither the Container nor the Host topology is reported). */
   containers: { byPid: Map<number, ContainerRef>; unreadable: number } | null;
   issues: Partial<Record<ReadProblem, number>>;
@@ -161,7 +164,15 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   if (containers) assignNamespaceContainers(rows, nonHostMembers(parts.memberships, initial), containers.byPid, initial);
   const now = new Date();
   const process: ProcessView | undefined =
-    wantProcess || wantContainer ? { memberships: parts.memberships, initial, all: p.processNodes === 'all', ...(containers ? { containerOf: containers.byPid } : {}) } : undefined;
+    wantProcess || wantContainer
+      ? {
+          memberships: parts.memberships,
+          initial,
+          all: p.processNodes === 'all',
+          ...(containers ? { containerOf: containers.byPid } : {}),
+          ...(parts.counts ? { hostOnly: parts.counts.hostOnly } : {}),
+        }
+      : undefined;
   const history = deps.history ?? new MetricHistory();
   const hostSamples = topologies.includes('host') ? history.add(now, rows.length) : [];
   const report = buildFullReport(
@@ -190,7 +201,7 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
       cgroupUnreadable: containers?.unreadable ?? 0,
       initialFrom: froms.size === 0 ? 'none' : froms.size === 2 ? '1+2' : froms.has(1) ? '1' : '2',
       rows: rows.length,
-      processes: parts.memberships.size,
+      processes: parts.counts?.processes ?? parts.memberships.size,
       persistent: parts.persistent,
       hostnames: utsRows.filter((r) => r.hostname !== undefined).length,
       utsRows: utsRows.length,

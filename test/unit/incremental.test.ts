@@ -11,7 +11,9 @@ import t from 'tap';
 import { userNamesFromText } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { IncrementalScanner, runTick } from '../../src/scan/incremental.js';
+import { initialNamespaces, scanContainers } from '../../src/scan/containers.js';
 import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';
+import { hostOnlyCount, isolatedProcess } from '../../src/scope/topologies.js';
 import { INITIAL_NS, smallHost, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 
 const users = userNamesFromText('root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n', 'test');
@@ -235,4 +237,47 @@ t.test('a tree mutated at random between ticks equals a full scan once swept', a
     runTick(s);
     t.same(s.rows, full(root), `round ${round}`);
   }
+});
+
+t.test("summary: the report's processes (isolated ones, pids 1 and 2), the host-only count and containers, equal to a full scan's", async (t) => {
+  const root = tree(t);
+  const docker = (n: number): string => `0::/system.slice/docker-${n.toString(16).padStart(64, 'a')}.scope\n`;
+  const ownNet = { ...INITIAL_NS, net: 4026538001 };
+  const procs: FakeProcess[] = [
+    { pid: 1, ppid: 0, uid: 0, comm: 'init', argv: ['/sbin/init'], ns: INITIAL_NS, cgroup: '0::/init.scope\n' },
+    { pid: 2, ppid: 0, uid: 0, comm: 'kthreadd', argv: [], ns: INITIAL_NS, cgroup: '0::/\n' },
+    // Host-only: host namespaces, no container (one without a cgroup file: unreadable, still host-only).
+    { pid: 10, ppid: 1, uid: 0, comm: 'a', argv: ['a'], ns: INITIAL_NS, cgroup: '0::/system.slice/a.service\n' },
+    { pid: 11, ppid: 1, uid: 0, comm: 'b', argv: ['b'], ns: INITIAL_NS },
+    { pid: 12, ppid: 1, uid: 0, comm: 'c', argv: ['c'], ns: INITIAL_NS, cgroup: '0::/user.slice\n' },
+    // Isolated: own net namespace, no container; a --net=host container (host namespaces); a container in its own net ns.
+    { pid: 20, ppid: 1, uid: 0, comm: 'd', argv: ['d'], ns: ownNet, cgroup: '0::/user.slice\n' },
+    { pid: 30, ppid: 1, uid: 0, comm: 'e', argv: ['e'], ns: INITIAL_NS, cgroup: docker(1) },
+    { pid: 31, ppid: 30, uid: 0, comm: 'f', argv: ['f'], ns: ownNet, cgroup: docker(2) },
+  ];
+  writeFakeProcfs(root, procs);
+  writeCounters(root, { lastPid: 40, forks: 100 });
+  const reader = new ProcReader(root);
+  const s = new IncrementalScanner(reader, users, { fullRescanMs: NO_SWEEP, cgroups: true, watcher: null });
+  runTick(s);
+  const got = s.summary(false);
+  t.same([...got.memberships.keys()], [1, 2, 20, 30, 31], 'isolated processes and pids 1, 2 (hand-counted)');
+  t.equal(got.processes, 8);
+  t.equal(got.hostOnly, 5, 'pids 1, 2, 10, 11, 12 (hand-counted)');
+  t.same([...got.containers.byPid.keys()], [30, 31]);
+  t.equal(got.containers.unreadable, 1, "pid 11's cgroup file is missing");
+
+  // The same from a full scan, through the report's own definitions.
+  const scan = scanNamespaces(new ProcReader(root), users);
+  const initial = initialNamespaces(scan.memberships);
+  const c = scanContainers(new ProcReader(root), scan.memberships, initial);
+  const view = { memberships: scan.memberships, initial, containerOf: c.byPid };
+  t.equal(got.hostOnly, hostOnlyCount(view), "host-only count = the full view's");
+  t.same(
+    [...got.memberships.keys()],
+    [...scan.memberships.keys()].filter((pid) => pid <= 2 || isolatedProcess(view, pid, scan.memberships.get(pid) ?? [])),
+    "isolated = the report's isolatedProcess over a full scan",
+  );
+  t.same(s.summary(true).memberships, scan.memberships, 'all: every process');
+  t.same(got.containers.byPid, c.byPid);
 });
