@@ -1,8 +1,9 @@
 /**
  * setns(CLONE_NEWUTS) + uname() + setns back, synchronously, on the CALLING thread. Only for a
- * dedicated worker thread that runs nothing else while it reads (uts-worker.ts, or the daemon's
- * snapshot worker via InThreadUtsReader): setns moves only the calling thread, so neither the main
- * thread nor libuv's pool is ever touched. See native-notes/setns-uname-worker.md.
+ * thread that runs nothing else while it reads: a dedicated worker (uts-worker.ts), or the daemon's
+ * main thread via InThreadUtsReader({ mainThread: true }), whose three calls run back to back with
+ * no JS in between. setns moves only the calling thread: libuv's pool is never touched. See
+ * native-notes/setns-uname-worker.md.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
 import { CLONE_NEWUTS, fail, fdStat, sysClose, sysOpen, sysSetns, sysUname, type NativeResult } from './libc.js';
@@ -58,11 +59,11 @@ export function readUtsHostname(home: UtsHome, t: UtsTarget, fatal: (reason: str
 }
 
 /**
- * Hostnames read on the calling worker thread itself: the daemon's snapshot worker is a dedicated
- * thread, so it needs no nested UTS worker (one isolate less, no message passing). Same interface
- * and cache rules as UtsHostnameReader (successes cached by inode until clearCache()). Refuses to
- * run on the main thread. If the thread cannot return home it exits (the snapshot worker is then
- * replaced by SnapshotSource, exactly like a crashed worker).
+ * Hostnames read on the calling thread itself (no UTS worker: one isolate less, no message
+ * passing). Same interface and cache rules as UtsHostnameReader (successes cached by inode until
+ * clearCache()). If the thread cannot return to its own UTS namespace it exits: a worker ends, the
+ * daemon's main thread ends the daemon (exit 1; its supervisor restarts it) rather than go on in a
+ * foreign namespace.
  */
 export class InThreadUtsReader implements HostnameReader {
   private home: UtsHome | null = null;

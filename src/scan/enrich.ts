@@ -25,8 +25,8 @@ export interface EnrichNeeds {
 
 export interface EnricherOptions {
   /**
-   * The UTS hostname reader to use instead of the process-wide shared one (a UTS worker, or the
-   * daemon's snapshot worker reading on its own thread). It belongs to the caller: close() leaves it running, so a daemon keeps one worker across refreshes
+   * The UTS hostname reader to use instead of the process-wide shared one (a UTS worker, or a
+   * reader on the calling thread). It belongs to the caller: close() leaves it running, so a caller can keep one worker across refreshes
    * (and clears its cache per refresh: hostnames change, and inodes are reused).
    */
   uts?: HostnameReader;

@@ -209,7 +209,7 @@ function sameLinks(a: readonly NsLink[], b: readonly NsLink[]): boolean {
 }
 
 /**
- * Process nodes of the last refresh, kept by the daemon's snapshot worker across refreshes. A
+ * Process nodes of the last refresh, kept by the daemon across refreshes. A
  * Process node shows nothing but what its pid, ns links (in scan order), container id, the host's
  * namespaces and the hostname determine; when all of these are unchanged the previous node is
  * reused as it was: same values, and the timestamps of when those values were set (a Scope latest
@@ -308,7 +308,7 @@ export interface FullReportInput {
   containers?: ReadonlyMap<string, ContainerInfo>;
   /** Namespace counts over time for the Host node's sparkline, oldest first. */
   hostSamples?: readonly MetricSample[];
-  /** Process nodes kept across refreshes (the daemon's worker keeps one); default: none. */
+  /** Process nodes kept across refreshes (the daemon keeps one); default: none. */
   processNodes?: ProcessNodeCache;
 }
 
@@ -339,7 +339,7 @@ export function buildFullReport(input: FullReportInput, ctx: ReportContext): Sco
   return { ...topologies, Plugins };
 }
 
-/** Namespace counts kept across refreshes (the snapshot worker keeps one for its life). */
+/** Namespace counts kept across refreshes (the daemon keeps one for its life). */
 export class MetricHistory {
   private readonly samples: MetricSample[] = [];
 

@@ -1,13 +1,11 @@
 /**
- * One snapshot: scan a procfs tree (plus the namespaces only bind mounts keep alive, and the
- * hostname inside every UTS namespace), build the Scope report and serialise it. The /proc walk
- * is synchronous and blocking (most of a second with thousands of processes): the daemon runs it
- * on a worker thread (snapshot-worker.ts); `scope-namespaces report` runs it directly.
+ * One snapshot: the Scope report and its statistics from a scan's parts (assembleSnapshot), and a
+ * whole snapshot from one full scan (takeSnapshot: the `report` command). The daemon does not call
+ * takeSnapshot: it keeps its parts up to date with incremental ticks (incremental-source.ts) and
+ * assembles a report only when something changed.
  *
- * Hostnames are read by setns(uts)+uname on a dedicated thread, never on libuv's pool or the main
- * thread. The daemon's snapshot worker reads them on its own thread (native/uts-read.ts
- * InThreadUtsReader); without a reader, a UTS worker (native/uts.ts) is started for this snapshot
- * and stopped after it.
+ * takeSnapshot reads hostnames by setns(uts)+uname on a dedicated thread (a UTS worker,
+ * native/uts.ts, started for this snapshot unless the caller passes a reader), never on libuv's pool.
  */
 import { UtsHostnameReader, type HostnameReader } from '../native/uts.js';
 import { loadUserNames, passwdCandidates } from '../procfs/passwd.js';
@@ -34,16 +32,16 @@ export interface SnapshotParams {
 }
 
 export interface SnapshotDeps {
-  /** Namespace counts of earlier refreshes (the daemon's worker keeps one); default: this one only. */
+  /** Namespace counts of earlier refreshes (the daemon keeps one); default: this one only. */
   history?: MetricHistory;
   /**
    * A long-lived UTS hostname reader (a UTS worker that survives this snapshot, or the daemon's
-   * snapshot worker reading on its own thread: InThreadUtsReader). Its cache is cleared first: a
+   * daemon reading on its main thread: InThreadUtsReader). Its cache is cleared first: a
    * hostname may have changed since the last refresh and inodes of dead namespaces are reused.
    */
   uts?: HostnameReader;
   /**
-   * Process nodes of earlier refreshes (the daemon's worker keeps one): unchanged nodes are reused
+   * Process nodes of earlier refreshes (the daemon keeps one): unchanged nodes are reused
    * with their JSON and the timestamp of when their content was set. Default: every node afresh.
    */
   processNodes?: ProcessNodeCache;
@@ -57,7 +55,7 @@ export interface SnapshotStats {
   /** uts rows whose hostname could be read / all uts rows. */
   hostnames: number;
   utsRows: number;
-  /** Thread id of the thread that read the hostnames (the snapshot worker's own in the daemon; null when none ran). */
+  /** Thread id of the thread that read the hostnames (null when none ran or the daemon's main thread read them). */
   utsWorker: number | null;
   /** Read problems by kind (unreadable, vanished, ...): normal in small numbers on a live host. */
   issues: Partial<Record<ReadProblem, number>>;
