@@ -65,6 +65,16 @@ export function parseLoadavgTasks(text: string): number | null {
   return nonNegativeInt(rt.slice(slash + 1));
 }
 
+/** Runnable tasks right now from /proc/loadavg's 4th field (`running/total`; the reader itself is one of them). */
+export function parseLoadavgRunning(text: string): number | null {
+  const fields = text.trim().split(/\s+/);
+  const rt = fields[3];
+  if (fields.length !== 5 || rt === undefined) return null;
+  const slash = rt.indexOf('/');
+  if (slash < 0) return null;
+  return nonNegativeInt(rt.slice(0, slash));
+}
+
 export type ReuseVerdict =
   /** No wrap possible: only pids in (from, to] can be new processes under an old number. */
   { safe: true; from: number; to: number } | { safe: false; why: string };

@@ -8,11 +8,12 @@
  * thread. Results land in a shared table indexed by pid position, so the scan still aggregates in
  * ascending pid order (lowest pid = representative), whoever read which pid.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type * as WorkerThreads from 'node:worker_threads';
+import { parseLoadavgRunning } from '../procfs/pid-alloc.js';
 import type { ProcReader, ReadIssue } from '../procfs/reader.js';
 import type { NsType } from '../procfs/types.js';
 import { fillLinkRows, readLinkTable, type LinkTable } from './link-table.js';
@@ -27,7 +28,7 @@ const STEAL_AFTER_MS = 2000;
 
 export interface ParallelLinkOptions {
   /** Worker threads besides the main thread. Default: SCOPE_NAMESPACES_LINK_WORKERS, else one per
-   * further idle core (by the load average; at most 3) and per PARALLEL_MIN_PIDS pids; 0 reads
+   * further idle core (busyCores; at most 3) and per PARALLEL_MIN_PIDS pids; 0 reads
    * everything on this thread. */
   workers?: number;
   minPids?: number;
@@ -52,14 +53,31 @@ export function resolveLinkWorkerUrl(): URL {
   return new URL('../../dist/scan/link-worker.js', import.meta.url);
 }
 
-function defaultWorkers(pids: number, minPids: number): number {
+/**
+ * How busy the cores are, in cores: the smaller of the 1-minute load average and the tasks runnable
+ * right now besides this one (/proc/loadavg's 4th field). Either says "a core is idle" on its own:
+ * the load average lags a minute behind (a burst of process starts a minute ago does not make a
+ * core busy now), the instantaneous count flickers (a momentary second task does not either).
+ */
+export function busyCores(loadavgText: string | null, load1: number): number {
+  const running = loadavgText === null ? null : parseLoadavgRunning(loadavgText);
+  return running === null ? load1 : Math.min(load1, Math.max(0, running - 1));
+}
+
+function defaultWorkers(pids: number, minPids: number, root: string): number {
   const env = process.env['SCOPE_NAMESPACES_LINK_WORKERS'];
   if (env !== undefined && /^[0-9]+$/.test(env)) return Math.min(Number(env), 16);
   // A worker pays for its start-up only with a core that would otherwise idle: on a saturated host
-  // (1-minute load of cores - 0.5 or more: less than half a core left) it added ~160 ms of CPU to
-  // a 5,000-pid list and made it slower (native-notes/procfs.md).
+  // (less than half a core left) it added ~160 ms of CPU to a 5,000-pid list and made it slower
+  // (native-notes/procfs.md).
   const cores = availableParallelism();
-  const idle = Math.floor(cores + 0.5 - (loadavg()[0] ?? 0));
+  let text: string | null = null;
+  try {
+    text = readFileSync(`${root}/loadavg`, 'latin1');
+  } catch {
+    // A procfs without loadavg: the load average alone.
+  }
+  const idle = Math.floor(cores + 0.5 - busyCores(text, loadavg()[0] ?? 0));
   return Math.max(0, Math.min(MAX_WORKERS, cores - 1, idle, Math.floor(pids / minPids)));
 }
 
@@ -67,7 +85,7 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   const n = pids.length;
   const chunks = chunkCount(n);
   const minPids = opts.minPids ?? PARALLEL_MIN_PIDS;
-  const workers = opts.workers ?? defaultWorkers(n, minPids);
+  const workers = opts.workers ?? defaultWorkers(n, minPids, reader.root);
   // Workers read with plain fs on a real procfs only (fixture trees keep readNsLinks' notes).
   if ((!reader.procfs && !opts.anyRoot) || workers <= 0 || n < minPids || n === 0) return { ...readLinkTable(reader, pids, types), workerChunks: 0, chunks };
 

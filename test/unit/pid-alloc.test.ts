@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseForks, parseKernelNumber, parseLoadavgTasks, reuseBound, RESERVED_PIDS, type PidAllocState } from '../../src/procfs/pid-alloc.js';
+import { busyCores } from '../../src/scan/parallel-links.js';
+import { parseForks, parseKernelNumber, parseLoadavgRunning, parseLoadavgTasks, reuseBound, RESERVED_PIDS, type PidAllocState } from '../../src/procfs/pid-alloc.js';
 
 t.test('counter parsers on the kernel texts', async (t) => {
   t.equal(parseKernelNumber('24043\n'), 24043);
@@ -17,6 +18,17 @@ t.test('counter parsers on the kernel texts', async (t) => {
   t.equal(parseLoadavgTasks('8.67 9.19 6.27 7/5246 24046\n'), 5246);
   t.equal(parseLoadavgTasks('0.00 0.01 0.05 1/123\n'), null, 'four fields');
   t.equal(parseLoadavgTasks('0.00 0.01 0.05 1-123 4\n'), null);
+  t.equal(parseLoadavgRunning('8.67 9.19 6.27 7/5246 24046\n'), 7);
+  t.equal(parseLoadavgRunning('0.00 0.01 0.05 1/123\n'), null, 'four fields');
+  t.equal(parseLoadavgRunning('0.00 0.01 0.05 x/123 4\n'), null);
+});
+
+t.test('busyCores: the smaller of the load average and the tasks runnable now besides the reader', async (t) => {
+  t.equal(busyCores('2.10 1.00 0.50 1/300 77\n', 2.1), 0, 'a burst a minute ago, only the reader runs now');
+  t.equal(busyCores('0.20 0.10 0.05 5/300 77\n', 0.2), 0.2, 'a momentary crowd, idle over the minute');
+  t.equal(busyCores('2.00 2.00 2.00 3/300 77\n', 2), 2, 'two hogs: both say two cores busy');
+  t.equal(busyCores(null, 1.5), 1.5, 'no loadavg text: the load average');
+  t.equal(busyCores('garbage', 1.5), 1.5, 'garbage: the load average');
 });
 
 const at = (lastPid: number, forks: number, tasks = 500, pidMax = 32768): PidAllocState => ({ lastPid, pidMax, forks, tasks });
