@@ -109,6 +109,20 @@ export async function measureCpuWindow(client: ProbeClient, pid: number, warmupS
   };
 }
 
+/**
+ * `n` single polls, one at a time, each after a random pause of 100-300 ms: every phase of serve's
+ * 1 s tick is sampled (polls 1 s apart, like the probe's, would keep hitting the same few phases),
+ * and n of a few hundred makes the p99 an order statistic rather than the maximum of 45 polls.
+ */
+export async function measureSingles(client: ProbeClient, n: number): Promise<Latencies> {
+  const answers: RawAnswer[] = [];
+  for (let i = 0; i < n; i++) {
+    await sleep(100 + Math.random() * 200);
+    answers.push(await client.fetch());
+  }
+  return latencies(answers);
+}
+
 export interface Bursts extends Latencies {
   bursts: number;
   size: number;

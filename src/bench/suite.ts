@@ -3,7 +3,7 @@
  * the same figures as JSON.
  *
  *   node dist/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
- *     [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,burst,freshness]
+ *     [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness]
  *     [--serve-arg ARG]...
  *
  * Scenario: sleepers are added until the host has ~--procs processes (default 5,000; every 50th in
@@ -14,6 +14,7 @@
  *  - cpu: --warmup s of 1/s polls, then --duration s of 1/s polls: CPU (utime+stime) and VmRSS of
  *    serve, single-poll latency, and the last answer's size and `latest` entries, with the probe's
  *    cost estimated from them (issue 12's ~6 µs per entry, ~90 ms per MB).
+ *  - singles: --singles polls one at a time after random pauses of 100-300 ms (the p99 target).
  *  - burst: --bursts bursts of 50 concurrent polls.
  *  - freshness: --trials new UTS namespaces appearing in and disappearing from the Host table,
  *    polled every 100 ms.
@@ -28,12 +29,12 @@ import { measureFreshness, type Freshness } from './freshness.js';
 import { measureList, type ListFigures } from './list-vs-lsns.js';
 import { countProcesses } from './proc-sample.js';
 import { ProbeClient } from './probe-client.js';
-import { measureBursts, measureCpuWindow, type Bursts, type CpuWindow } from './serve-figures.js';
+import { measureBursts, measureCpuWindow, measureSingles, type Bursts, type CpuWindow, type Latencies } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
 import { killChildren, spawnSleepers, type Sleepers } from './spawn.js';
 import { round } from './stats.js';
 
-const SECTIONS = ['list', 'cpu', 'burst', 'freshness'] as const;
+const SECTIONS = ['list', 'cpu', 'singles', 'burst', 'freshness'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -42,6 +43,7 @@ interface Args {
   warmupSec: number;
   runs: number;
   trials: number;
+  singles: number;
   bursts: number;
   json: string | null;
   skipLsns: boolean;
@@ -50,10 +52,24 @@ interface Args {
   serveArgs: string[];
 }
 
-const USAGE = 'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,burst,freshness] [--serve-arg ARG]...';
+const USAGE =
+  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]...';
 
 export function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { procs: 5000, durationSec: 45, warmupSec: 10, runs: 7, trials: 6, bursts: 6, json: null, skipLsns: false, lsns: '/usr/bin/lsns', only: new Set(SECTIONS), serveArgs: [] };
+  const a: Args = {
+    procs: 5000,
+    durationSec: 45,
+    warmupSec: 10,
+    runs: 7,
+    trials: 6,
+    singles: 300,
+    bursts: 6,
+    json: null,
+    skipLsns: false,
+    lsns: '/usr/bin/lsns',
+    only: new Set(SECTIONS),
+    serveArgs: [],
+  };
   const num = (k: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new Error(`${k} must be an integer ${lo}..${hi}; ${USAGE}`);
@@ -72,6 +88,7 @@ export function parseArgs(argv: readonly string[]): Args {
     else if (k === '--runs') ((a.runs = num(k, v, 1, 100)), i++);
     else if (k === '--trials') ((a.trials = num(k, v, 1, 100)), i++);
     else if (k === '--bursts') ((a.bursts = num(k, v, 1, 100)), i++);
+    else if (k === '--singles') ((a.singles = num(k, v, 10, 10000)), i++);
     else if (k === '--json') ((a.json = str(k, v)), i++);
     else if (k === '--lsns') ((a.lsns = str(k, v)), i++);
     else if (k === '--serve-arg') (a.serveArgs.push(str(k, v)), i++);
@@ -115,6 +132,7 @@ interface Results {
   processes: { before: number; withSleepers: number; atEnd: number };
   list: ListFigures | null;
   cpu: CpuWindow | null;
+  singles: Latencies | null;
   bursts: Bursts | null;
   freshness: Freshness | null;
   targets: Record<string, { value: number | null; limit: number; met: boolean | null }>;
@@ -134,7 +152,7 @@ function targets(r: Results): Results['targets'] {
     freshnessDisappearMaxMs: t(r.freshness?.disappearMaxMs, 1500),
     rssMedianMb: t(r.cpu?.rssMedianMb, 80),
     rssPeakMb: t(r.cpu?.rssPeakMb, 80),
-    singleP99Ms: t(r.cpu?.singles.p99Ms, 5),
+    singleP99Ms: t(r.singles?.p99Ms, 5),
     burstP99Ms: t(r.bursts?.p99Ms, 25),
     listRatio: t(r.list?.ratio, 0.3),
   };
@@ -158,14 +176,23 @@ function render(r: Results): string {
       ['serve RSS median', fmt(cpu.rssMedianMb, ' MB'), '<= 80 MB', v('rssMedianMb'), 'VmRSS every 250 ms over the window'],
       ['serve RSS peak', fmt(cpu.rssPeakMb, ' MB'), '<= 80 MB', v('rssPeakMb'), `VmHWM (peak since start) ${fmt(cpu.hwmMb, ' MB')}`],
       [
-        '/report single p99',
+        '/report polls 1/s',
         fmt(cpu.singles.p99Ms, ' ms'),
-        '<= 5 ms',
-        v('singleP99Ms'),
-        `p50 ${fmt(cpu.singles.p50Ms, ' ms')}, max ${fmt(cpu.singles.maxMs, ' ms')}, ${cpu.singles.requests} polls, ${cpu.singles.failures} failed, ${cpu.singles.overProbeDeadline} > 500 ms`,
+        '',
+        '',
+        `p99 of the ${cpu.singles.requests} polls of the CPU window (p50 ${fmt(cpu.singles.p50Ms, ' ms')}, max ${fmt(cpu.singles.maxMs, ' ms')}, ${cpu.singles.failures} failed); the target is judged on the singles below`,
       ],
     );
   }
+  const sg = r.singles;
+  if (sg)
+    rows.push([
+      '/report single p99',
+      fmt(sg.p99Ms, ' ms'),
+      '<= 5 ms',
+      v('singleP99Ms'),
+      `p50 ${fmt(sg.p50Ms, ' ms')}, max ${fmt(sg.maxMs, ' ms')}, ${sg.requests} polls one at a time after random 100-300 ms pauses, ${sg.failures} failed, ${sg.overProbeDeadline} > 500 ms`,
+    ]);
   if (b)
     rows.push([
       `/report burst of ${b.size} p99`,
@@ -248,10 +275,11 @@ async function main(): Promise<void> {
   };
   const results: Results = {
     machine,
-    options: { procs: a.procs, durationSec: a.durationSec, warmupSec: a.warmupSec, runs: a.runs, trials: a.trials, bursts: a.bursts, only: [...a.only], serveArgs: a.serveArgs },
+    options: { procs: a.procs, durationSec: a.durationSec, warmupSec: a.warmupSec, runs: a.runs, trials: a.trials, singles: a.singles, bursts: a.bursts, only: [...a.only], serveArgs: a.serveArgs },
     processes: { before: countProcesses(), withSleepers: 0, atEnd: 0 },
     list: null,
     cpu: null,
+    singles: null,
     bursts: null,
     freshness: null,
     targets: {},
@@ -268,7 +296,7 @@ async function main(): Promise<void> {
       log(`list vs lsns: ${a.runs} alternating runs`);
       results.list = measureList(cli, wantLsns ? a.lsns : null, a.runs);
     }
-    if (a.only.has('cpu') || a.only.has('burst') || a.only.has('freshness')) {
+    if (a.only.has('cpu') || a.only.has('singles') || a.only.has('burst') || a.only.has('freshness')) {
       log('starting serve');
       serve = await startServe(cli, a.serveArgs, 180_000, (c) => children.push(c));
       // A longer deadline than the probe's 500 ms so slow answers are measured, not lost (and counted).
@@ -276,6 +304,10 @@ async function main(): Promise<void> {
       if (a.only.has('cpu')) {
         log(`cpu: ${a.warmupSec} s warm-up, then ${a.durationSec} s polled 1/s`);
         results.cpu = await measureCpuWindow(client, serve.pid, a.warmupSec, a.durationSec);
+      }
+      if (a.only.has('singles')) {
+        log(`singles: ${a.singles} polls after random 100-300 ms pauses`);
+        results.singles = await measureSingles(client, a.singles);
       }
       if (a.only.has('burst')) {
         log(`bursts: ${a.bursts} x 50 concurrent`);

@@ -69,7 +69,10 @@ t.test('probe cost estimates scale the measured 6 us per entry and 90 ms per MB'
 t.test('parseArgs: defaults, sections and bad flags', async (t) => {
   const d = parseArgs([]);
   t.equal(d.procs, 5000);
-  t.same([...d.only], ['list', 'cpu', 'burst', 'freshness']);
+  t.same([...d.only], ['list', 'cpu', 'singles', 'burst', 'freshness']);
+  t.equal(d.singles, 300);
+  t.equal(parseArgs(['--singles', '50']).singles, 50);
+  t.throws(() => parseArgs(['--singles', '5']), /--singles must be/);
   t.same([...parseArgs(['--only', 'freshness,cpu']).only], ['freshness', 'cpu']);
   t.same(parseArgs(['--serve-arg', '--full-rescan', '--serve-arg', '10s']).serveArgs, ['--full-rescan', '10s']);
   t.throws(() => parseArgs(['--only', 'lsns']), /--only takes/);
