@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid } from './parse.js';
+import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid, type StatFields } from './parse.js';
 import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from './types.js';
 import { parseForks, parseKernelNumber, parseLoadavgTasks, type PidAllocState } from './pid-alloc.js';
 import { nativeAvailable, O_DIRECTORY, O_PATH, sysClose, sysOpen, sysReadlinkAt } from '../native/libc.js';
@@ -308,21 +308,27 @@ export class ProcReader {
     return { type, ino };
   }
 
-  /** ppid, uid, comm and command line of a process, or null when it vanished or its stat is garbage. */
-  readDetails(pid: number): ProcDetails | null {
-    const dir = `${this.root}/${pid}`;
+  /** A process's stat fields (ppid, comm, start time), or null when it vanished or its stat is garbage. */
+  readStat(pid: number): StatFields | null {
     let statText: string;
     try {
-      statText = this.readText(`${dir}/stat`, SMALL_FILE_LIMIT);
+      statText = this.readText(`${this.root}/${pid}/stat`, SMALL_FILE_LIMIT);
     } catch (err) {
       this.report(pid, 'stat', err);
       return null;
     }
     const stat = parseStat(statText);
-    if (!stat) {
-      this.onIssue({ pid, file: 'stat', problem: 'garbage' });
-      return null;
-    }
+    if (!stat) this.onIssue({ pid, file: 'stat', problem: 'garbage' });
+    return stat;
+  }
+
+  /**
+   * ppid, uid, comm and command line of a process, or null when it vanished or its stat is garbage.
+   * `stat`: its stat fields when the caller has just read them (readStat), so they are not read twice.
+   */
+  readDetails(pid: number, stat: StatFields | null = this.readStat(pid)): ProcDetails | null {
+    if (!stat) return null;
+    const dir = `${this.root}/${pid}`;
     const uid = this.readUid(pid, dir);
     if (uid === null) return null;
     let cmdline = '';

@@ -9,12 +9,15 @@
  * 3. reads them again for a few ticks while they are young (runtimes setns/unshare right after
  *    fork), and sweeps a slice of the others so that every process is re-verified within
  *    `fullRescanMs` (a process may setns/unshare at any time without anything else showing it);
- * 4. reads details (stat, owner, cmdline) of each namespace's lowest pid, every tick: exec,
- *    setuid and reparenting change them without a fork.
+ * 4. reads the stat of each namespace's lowest pid every tick (reparenting, an exec that renames
+ *    it, its exit), and its owner and command line when stat changed or every detailsMaxAgeMs
+ *    (setuid, or an exec or argv rewrite that keeps the name, show within that).
  *
- * So between sweeps exactly one thing can be stale: the namespaces of a process older than the
- * young window that called setns/unshare (or turned zombie) since it was last verified, at most
- * `fullRescanMs` (and its cgroup, i.e. its container, the same). Rows otherwise equal a full scan.
+ * So between sweeps two things can be stale: the namespaces of a process older than the young
+ * window that called setns/unshare (or turned zombie) since it was last verified, at most
+ * `fullRescanMs` (and its cgroup, i.e. its container, the same); and a representative's USER and
+ * COMMAND after a setuid, or an exec or argv rewrite that kept its comm, at most detailsMaxAgeMs.
+ * Rows otherwise equal a full scan.
  *
  * tick() is a generator: it yields between small units of work, so the daemon can spread a tick
  * over many short slices of its event loop and never keep a /report request waiting.
@@ -33,6 +36,12 @@ export interface IncrementalOptions {
   fullRescanMs: number;
   /** Read /proc/<pid>/cgroup too (for the Container topology). */
   cgroups: boolean;
+  /**
+   * A representative's owner and command line are read again at least this often (default
+   * DETAILS_MAX_AGE_MS), and at once when its stat (read every tick) shows another comm or start
+   * time: an exec that changes the name, or another process under the pid. 0: every tick.
+   */
+  detailsMaxAgeMs?: number;
   /** Ticks during which a new process is read again each tick. Default 3. */
   youngTicks?: number;
   /**
@@ -41,6 +50,9 @@ export interface IncrementalOptions {
    */
   watcher?: PidWatcher | null;
 }
+
+/** How long a representative's owner and command line may be taken from an earlier tick (see IncrementalOptions). */
+export const DETAILS_MAX_AGE_MS = 10_000;
 
 /** A reuse range wider than this is cheaper to find by listing /proc than by probing each pid. */
 const MAX_PROBED_RANGE = 2048;
@@ -126,6 +138,9 @@ export class IncrementalScanner {
   /** Exited processes still listed (zombies): checked each tick until reaped. */
   private readonly zombies = new Set<number>();
   private readonly linkSets = new Map<string, { links: NsLink[]; refs: number }>();
+  /** Details of this tick's representatives, and when their owner and command line were read. */
+  private repDetails = new Map<number, { d: ProcDetails; at: number }>();
+  private readonly detailsMaxAgeMs: number;
   private readonly keyOf = new WeakMap<NsLink[], string>();
 
   constructor(
@@ -134,6 +149,7 @@ export class IncrementalScanner {
     private readonly opts: IncrementalOptions,
   ) {
     this.youngTicks = opts.youngTicks ?? 3;
+    this.detailsMaxAgeMs = opts.detailsMaxAgeMs ?? DETAILS_MAX_AGE_MS;
     if (opts.watcher !== undefined) {
       this.watcher = opts.watcher;
       if (this.watcher === null) this.noWatcher = 'pidfd watcher off';
@@ -262,6 +278,7 @@ export class IncrementalScanner {
 
   private drop(pid: number): void {
     this.watcher?.unwatch(pid);
+    this.repDetails.delete(pid);
     this.zombies.delete(pid);
     const p = this.procs.get(pid);
     if (!p) return;
@@ -339,6 +356,27 @@ export class IncrementalScanner {
     this.zombies.delete(pid);
     this.read(pid, now, known ? 'reused' : 'new');
     stats.read++;
+  }
+
+  /**
+   * Details of a representative: its stat every tick (ppid, comm, start time; null when it vanished
+   * or its stat is garbage), its owner and command line again only when stat shows another comm or
+   * start time, or when the last read is detailsMaxAgeMs old.
+   */
+  private representative(pid: number, now: number, cache: ReadonlyMap<number, { d: ProcDetails; at: number }>): ProcDetails | null {
+    const stat = this.reader.readStat(pid);
+    if (stat === null) return null;
+    const known = cache.get(pid);
+    let entry: { d: ProcDetails; at: number } | null = null;
+    if (known && known.d.startTime === stat.startTime && known.d.comm === stat.comm && now - known.at < this.detailsMaxAgeMs) {
+      entry = known.d.ppid === stat.ppid ? known : { d: { ...known.d, ppid: stat.ppid }, at: known.at };
+    } else {
+      const d = this.reader.readDetails(pid, stat);
+      if (d !== null) entry = { d, at: now };
+    }
+    if (entry === null) return null;
+    this.repDetails.set(pid, entry);
+    return entry.d;
   }
 
   /**
@@ -472,6 +510,8 @@ export class IncrementalScanner {
     // Representatives: the lowest pid of each namespace whose details can be read. One that
     // vanished (or whose stat is garbage) is left out of every count, as in a full scan.
     const details = new Map<number, ProcDetails | null>();
+    const cache = this.repDetails;
+    this.repDetails = new Map();
     const rows: NamespaceRow[] = [];
     for (const [ino, m] of [...this.byNs]) {
       let rep: ProcDetails | null = null;
@@ -484,7 +524,7 @@ export class IncrementalScanner {
         const pid = m.min;
         let d = details.get(pid);
         if (d === undefined) {
-          d = this.reader.readDetails(pid);
+          d = this.representative(pid, now, cache);
           details.set(pid, d);
           stats.reps++;
           if (stats.reps % 16 === 0) yield;

@@ -35,7 +35,7 @@ for line in sys.stdin:
 `;
 
 const users = loadUserNames(passwdCandidates('/proc'));
-const scanner = (fullRescanMs: number): IncrementalScanner => new IncrementalScanner(new ProcReader('/proc'), users, { fullRescanMs, cgroups: false });
+const scanner = (fullRescanMs: number): IncrementalScanner => new IncrementalScanner(new ProcReader('/proc'), users, { fullRescanMs, cgroups: false, detailsMaxAgeMs: 0 });
 
 function ino(pid: number, type: string): number {
   return Number(/\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${pid}/ns/${type}`))?.[1]);

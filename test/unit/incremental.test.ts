@@ -45,8 +45,9 @@ function tree(t: { teardown(fn: () => void): void }): string {
 
 const full = (root: string): NamespaceRow[] => scanNamespaces(new ProcReader(root), users).rows;
 
-function scanner(root: string, fullRescanMs: number): IncrementalScanner {
-  return new IncrementalScanner(new ProcReader(root), users, { fullRescanMs, cgroups: true, watcher: null });
+/** detailsMaxAgeMs 0: representatives' owner and command line every tick (the default bound has its own test). */
+function scanner(root: string, fullRescanMs: number, detailsMaxAgeMs = 0): IncrementalScanner {
+  return new IncrementalScanner(new ProcReader(root), users, { fullRescanMs, cgroups: true, watcher: null, detailsMaxAgeMs });
 }
 
 const NO_SWEEP = 3_600_000;
@@ -166,6 +167,57 @@ t.test('pid reuse: inside the allocator range it is seen at once; a wrap makes a
   t.match(st.why, /wrapped|too many forks/);
   t.same(s.rows, full(root), 'after a possible wrap, equal to a full scan');
   t.ok(s.rows.some((r) => r.ns === 4026534001));
+});
+
+t.test("a representative's owner and command line: at once when its stat changed, else within detailsMaxAgeMs", async (t) => {
+  const root = tree(t);
+  const { procs } = smallHost();
+  writeFakeProcfs(root, procs);
+  writeCounters(root, { lastPid: 400, forks: 1000 });
+  const s = scanner(root, NO_SWEEP, 400);
+  runTick(s);
+  t.same(s.rows, full(root), 'first tick = full scan');
+  const started = performance.now();
+
+  // setuid and an argv rewrite (setproctitle) leave stat as it was: stale until the age is reached.
+  fs.writeFileSync(path.join(root, '301', 'status'), 'Name:\tnginx\nUid:\t1000\t1000\t1000\t1000\n');
+  fs.writeFileSync(path.join(root, '301', 'cmdline'), 'nginx: master process\0');
+  runTick(s);
+  if (performance.now() - started < 400) {
+    t.match(
+      s.rows.find((r) => r.pid === 301),
+      { uid: 101 },
+      'setuid not seen before the age (the documented bound)',
+    );
+    t.not(s.rows.find((r) => r.pid === 301)?.command, 'nginx: master process');
+  }
+  // Reparenting changes stat: seen at once, still with the old owner.
+  removeProc(root, 300);
+  fs.writeFileSync(path.join(root, '301', 'stat'), '301 (nginx) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n');
+  runTick(s);
+  t.match(
+    s.rows.find((r) => r.pid === 301),
+    { ppid: 1 },
+    'reparenting is seen by the next tick',
+  );
+  await new Promise((r) => setTimeout(r, 450));
+  runTick(s);
+  t.same(s.rows, full(root), 'equal to a full scan once the details are older than the age');
+  t.match(
+    s.rows.find((r) => r.pid === 301),
+    { uid: 1000, command: 'nginx: master process' },
+  );
+
+  // An exec that renames the process (comm in stat): seen at once, command line and owner with it.
+  fs.writeFileSync(path.join(root, '301', 'cmdline'), 'caddy\0run\0');
+  fs.writeFileSync(path.join(root, '301', 'status'), 'Name:\tcaddy\nUid:\t0\t0\t0\t0\n');
+  fs.writeFileSync(path.join(root, '301', 'stat'), '301 (caddy) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n');
+  runTick(s);
+  t.same(s.rows, full(root), 'an exec that changes comm: equal to a full scan at the next tick');
+  t.match(
+    s.rows.find((r) => r.pid === 301),
+    { uid: 0, command: 'caddy run' },
+  );
 });
 
 t.test('a process that unshares or setns without exec is seen after the sweep, not before', async (t) => {
