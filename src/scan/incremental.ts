@@ -422,7 +422,7 @@ export class IncrementalScanner {
       for (let pid = verdict.from + 1; pid <= verdict.to; pid++) {
         if (this.watcher?.has(pid)) continue;
         this.admit(pid, now, stats);
-        if (++n % 16 === 0) yield;
+        if (++n % 4 === 0) yield;
       }
     } else {
       stats.listedProc = true;
@@ -452,7 +452,7 @@ export class IncrementalScanner {
           this.read(pid, now, !known ? 'new' : !verdict.safe ? 'recheck' : 'reused');
           stats.read++;
         }
-        if (++n % 16 === 0) yield;
+        if (++n % 4 === 0) yield;
       }
     }
 
@@ -474,7 +474,7 @@ export class IncrementalScanner {
         if (p.bornTick === this.tickNo || this.tickNo - p.bornTick > this.youngTicks) continue;
         this.read(pid, now, 'verify');
         stats.read++;
-        if (++n % 16 === 0) yield;
+        if (++n % 4 === 0) yield;
       }
     }
 
@@ -495,13 +495,13 @@ export class IncrementalScanner {
         if (!p || p.verifiedAt === now) continue;
         this.read(pid, now, 'verify');
         stats.swept++;
-        if (++n % 16 === 0) yield;
+        if (++n % 4 === 0) yield;
       }
       for (const [pid, p] of this.procs) {
         if (now - p.verifiedAt < this.opts.fullRescanMs) continue;
         this.read(pid, now, 'verify');
         stats.swept++;
-        if (++n % 16 === 0) yield;
+        if (++n % 4 === 0) yield;
       }
     }
     this.lastSweepAt = now;
@@ -527,7 +527,7 @@ export class IncrementalScanner {
           d = this.representative(pid, now, cache);
           details.set(pid, d);
           stats.reps++;
-          if (stats.reps % 16 === 0) yield;
+          if (stats.reps % 8 === 0) yield;
         }
         if (d !== null) {
           rep = d;

@@ -1,7 +1,8 @@
 /**
  * Keeps the served snapshot fresh with incremental ticks (scan/incremental.ts) on the main thread:
- * a tick every `intervalMs`, cut into slices of at most `sliceMs` between which the event loop
- * answers /report requests, so a request never waits for a scan. The report is rebuilt and
+ * a tick every `intervalMs`, cut into slices of about `sliceMs` between which the event loop
+ * answers /report requests, so a request never waits for a scan (nor for a whole rebuild: building,
+ * serialising and compressing the report are separate turns). The report is rebuilt and
  * serialised only when something it shows changed (or the namespace-count metric is due);
  * otherwise the same bytes are served and only the check time advances.
  *
@@ -31,7 +32,7 @@ export const PERSISTENT_EVERY_MS = 10_000;
 /** A UTS namespace's hostname is read again this often (sethostname shows no other sign). */
 export const HOSTNAME_MAX_AGE_MS = 10_000;
 /** Longest stretch of scanning between two turns of the event loop. */
-export const DEFAULT_SLICE_MS = 2;
+export const DEFAULT_SLICE_MS = 1;
 
 export interface ServedSnapshot {
   seq: number;
@@ -188,6 +189,7 @@ export class IncrementalSource {
     const t0 = performance.now();
     const body = Buffer.from(serialiseJson(snap.report), 'utf8');
     const serialiseMs = performance.now() - t0;
+    await nextTurn();
     // On this thread: a few ms for a report of a few hundred kB, and libuv's pool would give
     // each of its threads a malloc arena of its own (tens of MB of RSS for one gzip a second).
     const zipped = gzipSync(body, { level: REPORT_GZIP_LEVEL });
