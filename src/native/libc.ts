@@ -159,6 +159,7 @@ function load(): LoadState {
 export function resetNativeForTests(disable?: string): void {
   warned.clear();
   state = disable === undefined ? { kind: 'unloaded' } : { kind: 'failed', code: 'ENOSYS', reason: disable };
+  rawLinks = undefined;
   if (disable !== undefined) warnOnce('load', disable);
 }
 
@@ -248,6 +249,38 @@ function callInt(name: string, args: unknown[], detail?: string): NativeResult<n
     return fail(code, `${labelOf(name, detail)}: ${code}`, errno);
   }
   return ok(n);
+}
+
+/**
+ * The ns-link hot path's calls, bound once and called directly: open, readlinkat and close return
+ * the raw int (-1 on failure, then `errno()` is the reason), so a call allocates no argument array
+ * and no result object. The daemon's sweep makes ~1,700 of them a second; callInt's two objects
+ * per call were a large share of its garbage (native-notes/memory.md). null: the native layer (or
+ * one of the three functions) is unavailable.
+ */
+export interface RawLinkCalls {
+  open(path: string, flags: number): number;
+  readlinkat(dirfd: number, name: string, buf: Buffer, size: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let rawLinks: RawLinkCalls | null | undefined;
+
+export function rawLinkCalls(): RawLinkCalls | null {
+  if (rawLinks !== undefined) return rawLinks;
+  const o = resolve('open');
+  const r = resolve('readlinkat');
+  const c = resolve('close');
+  if (isErr(o) || isErr(r) || isErr(c)) return (rawLinks = null);
+  const { koffi } = o;
+  rawLinks = {
+    open: (path, flags) => Number(o.fn(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags)),
+    readlinkat: (dirfd, name, buf, size) => Number(r.fn(dirfd, name, buf, size)),
+    close: (fd) => Number(c.fn(fd)),
+    errno: () => koffi.errno(),
+  };
+  return rawLinks;
 }
 
 /* ---------- public wrappers ---------- */

@@ -46,21 +46,41 @@ export function parseStat(text: string): StatFields | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
-  const comm = text.slice(open + 1, close);
-  const rest = text
-    .slice(close + 1)
-    .trim()
-    .split(/ +/);
-  // rest[0] state, rest[1] ppid, ... rest[19] starttime (field 22 overall)
-  const state = rest[0];
-  const ppidText = rest[1];
-  const startText = rest[19];
+  // The fields after comm, split on runs of spaces once the ends are trimmed (as
+  // `.trim().split(/ +/)` would), without making a string per field: the daemon reads a stat per
+  // namespace per second and needs only fields 3, 4 and 22 (state, ppid, starttime).
+  let from = close + 1;
+  let to = text.length;
+  while (from < to && isTrimmed(text.charCodeAt(from))) from++;
+  while (to > from && isTrimmed(text.charCodeAt(to - 1))) to--;
+  let state: string | undefined;
+  let ppidText: string | undefined;
+  let startText: string | undefined;
+  let field = 0;
+  let i = from;
+  while (i <= to && field <= 19) {
+    let j = i;
+    while (j < to && text.charCodeAt(j) !== 0x20) j++;
+    if (field === 0) state = text.slice(i, j);
+    else if (field === 1) ppidText = text.slice(i, j);
+    else if (field === 19) startText = text.slice(i, j);
+    field++;
+    if (j >= to) break;
+    i = j;
+    while (i < to && text.charCodeAt(i) === 0x20) i++;
+  }
   if (state === undefined || state.length !== 1 || ppidText === undefined || startText === undefined) return null;
   if (!/^-?[0-9]+$/.test(ppidText) || !/^[0-9]+$/.test(startText)) return null;
   const ppid = Number(ppidText);
   const startTime = Number(startText);
   if (!Number.isSafeInteger(ppid) || ppid < 0 || !Number.isSafeInteger(startTime)) return null;
-  return { comm, state, ppid, startTime };
+  return { comm: text.slice(open + 1, close), state, ppid, startTime };
+}
+
+/** What String.prototype.trim removes (WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  if (c <= 0xff) return (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0xa0;
+  return c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 /** Effective uid from /proc/<pid>/status (`Uid:` real, effective, saved, fs). */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid, type StatFields } from './parse.js';
 import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from './types.js';
 import { parseForks, parseKernelNumber, parseLoadavgTasks, type PidAllocState } from './pid-alloc.js';
-import { nativeAvailable, O_DIRECTORY, O_PATH, sysClose, sysOpen, sysReadlinkAt } from '../native/libc.js';
+import { errnoName, nativeAvailable, O_DIRECTORY, O_PATH, rawLinkCalls, type RawLinkCalls } from '../native/libc.js';
 
 /** procfs's f_type (linux/magic.h). */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -160,6 +160,8 @@ export class ProcReader {
   private fastLinks: boolean | null;
   /** ns link targets are `cgroup:[4026531835]` at most; a longer one is garbage anyway. */
   private readonly linkBuf = Buffer.alloc(64);
+  /** readNsLinks' inode row. */
+  private readonly inoScratch = new Float64Array(NS_TYPES.length);
 
   constructor(root = '/proc', opts: ProcReaderOptions = {}) {
     this.root = root;
@@ -207,18 +209,32 @@ export class ProcReader {
 
   /** The namespaces of one process; links that cannot be read are skipped (as lsns does). */
   readNsLinks(pid: number, types: readonly NsType[] = NS_TYPES): NsLink[] {
-    if ((this.fastLinks ??= nativeAvailable())) {
-      const links = this.readNsLinksAt(pid, types);
-      if (links !== null) return links;
-    }
-    const inos = new Float64Array(types.length);
+    const inos = this.inoScratch.length >= types.length ? this.inoScratch : new Float64Array(types.length);
+    this.readNsInos(pid, types, inos);
     const links: NsLink[] = [];
-    if (!this.readNsInodes(pid, types, inos, 0)) return links;
-    types.forEach((type, k) => {
+    for (let k = 0; k < types.length; k++) {
       const ino = inos[k] as number;
-      if (ino > 0) links.push({ type, ino });
-    });
+      if (ino > 0) links.push({ type: types[k] as NsType, ino });
+    }
     return links;
+  }
+
+  /**
+   * The inode of each types[k] link into out[k] (0 where it cannot be read; the issue is reported),
+   * allocating nothing on a mounted procfs with koffi: the daemon compares these with what it knew
+   * and builds link objects only for a process whose namespaces changed. false: no link was read
+   * (the process is gone, or <pid>/ns could not be opened).
+   */
+  readNsInos(pid: number, types: readonly NsType[], out: Float64Array): boolean {
+    if ((this.fastLinks ??= nativeAvailable())) {
+      const raw = rawLinkCalls();
+      if (raw !== null) {
+        const r = this.readNsInosAt(raw, pid, types, out);
+        if (r !== null) return r;
+      }
+      this.fastLinks = false;
+    }
+    return this.readNsInodes(pid, types, out, 0);
   }
 
   /**
@@ -254,58 +270,60 @@ export class ProcReader {
   }
 
   /**
-   * The same through one O_PATH handle on <pid>/ns and readlinkat per type: the kernel resolves
+   * readNsInos through one O_PATH handle on <pid>/ns and readlinkat per type: the kernel resolves
    * `/proc/<pid>/ns` once instead of eight times, and failures are return codes rather than
-   * thrown exceptions. This loop is the daemon's hot spot (8 links x every process). null: the
-   * native layer is unavailable, use fs.
+   * thrown exceptions. This loop is the daemon's hot spot (8 links x every swept process). null:
+   * the native open is unavailable here (ENOSYS/ENOTSUP), use fs.
    */
-  private readNsLinksAt(pid: number, types: readonly NsType[]): NsLink[] | null {
-    const dir = sysOpen(`${this.root}/${pid}/ns`, O_PATH | O_DIRECTORY);
-    if (!dir.ok) {
-      if (dir.code === 'ENOSYS' || dir.code === 'ENOTSUP') {
-        this.fastLinks = false;
-        return null;
-      }
-      this.onIssue({ pid, file: 'ns', problem: classify(dir.code), code: dir.code });
-      return [];
+  private readNsInosAt(raw: RawLinkCalls, pid: number, types: readonly NsType[], out: Float64Array): boolean | null {
+    out.fill(0, 0, types.length);
+    const dir = raw.open(`${this.root}/${pid}/ns`, O_PATH | O_DIRECTORY);
+    if (dir < 0) {
+      const code = errnoName(raw.errno());
+      if (code === 'ENOSYS' || code === 'ENOTSUP') return null;
+      this.onIssue({ pid, file: 'ns', problem: classify(code), code });
+      return false;
     }
-    const links: NsLink[] = [];
+    let any = false;
     try {
-      for (const type of types) {
-        const n = sysReadlinkAt(dir.value, type, this.linkBuf);
-        if (!n.ok) {
-          this.onIssue({ pid, file: `ns/${type}`, problem: classify(n.code), code: n.code });
+      for (let k = 0; k < types.length; k++) {
+        const type = types[k] as NsType;
+        const n = raw.readlinkat(dir, type, this.linkBuf, this.linkBuf.length);
+        if (n < 0) {
+          const code = errnoName(raw.errno());
+          this.onIssue({ pid, file: `ns/${type}`, problem: classify(code), code });
           continue;
         }
-        const link = this.linkAt(n.value, type);
-        if (link) links.push(link);
-        else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
+        const ino = this.inoAt(n, type);
+        if (ino > 0) {
+          out[k] = ino;
+          any = true;
+        } else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
       }
     } finally {
-      sysClose(dir.value);
+      raw.close(dir);
     }
-    return links;
+    return any;
   }
 
   /**
-   * parseNsLink(target, type) on the first `len` bytes of linkBuf, without making a string: the
-   * same answer (`<type>:[<1..20 digits>]`, a safe non-zero integer, else null) for the 40,000
-   * links of a 5,000-process scan at a fraction of the allocations.
+   * parseNsLink(target, type)'s inode on the first `len` bytes of linkBuf, without making a string:
+   * the same answer (`<type>:[<1..20 digits>]`, a safe non-zero integer, else 0 for garbage) for
+   * the 40,000 links of a 5,000-process scan at a fraction of the allocations.
    */
-  private linkAt(len: number, type: NsType): NsLink | null {
+  private inoAt(len: number, type: NsType): number {
     const b = this.linkBuf;
     const t = type.length;
-    if (len < t + 4 || b[t] !== 0x3a /* : */ || b[t + 1] !== 0x5b /* [ */ || b[len - 1] !== 0x5d /* ] */) return null;
-    for (let i = 0; i < t; i++) if (b[i] !== type.charCodeAt(i)) return null;
-    if (len - 1 - (t + 2) > 20) return null;
+    if (len < t + 4 || b[t] !== 0x3a /* : */ || b[t + 1] !== 0x5b /* [ */ || b[len - 1] !== 0x5d /* ] */) return 0;
+    for (let i = 0; i < t; i++) if (b[i] !== type.charCodeAt(i)) return 0;
+    if (len - 1 - (t + 2) > 20) return 0;
     let ino = 0;
     for (let i = t + 2; i < len - 1; i++) {
       const d = (b[i] as number) - 0x30;
-      if (d < 0 || d > 9) return null;
+      if (d < 0 || d > 9) return 0;
       ino = ino * 10 + d;
     }
-    if (!Number.isSafeInteger(ino) || ino <= 0) return null;
-    return { type, ino };
+    return Number.isSafeInteger(ino) && ino > 0 ? ino : 0;
   }
 
   /** A process's stat fields (ppid, comm, start time), or null when it vanished or its stat is garbage. */
@@ -371,12 +389,20 @@ export class ProcReader {
   /**
    * `/proc/<pid>/cgroup` (capped: a real one is a dozen short lines), or null when it cannot be
    * read (the process vanished, or a captured tree lacks it). Failures are not reported as issues:
-   * a missing cgroup file only means "no container known".
+   * a missing cgroup file only means "no container known". `previous`: the text the caller read
+   * last time; returned itself when the file still says exactly that.
    */
-  readCgroup(pid: number): string | null {
+  readCgroup(pid: number, previous?: string): string | null {
     try {
       const buf = (this.cgroupBuf ??= Buffer.allocUnsafe(CGROUP_LIMIT));
-      return buf.toString('latin1', 0, readCappedInto(`${this.root}/${pid}/cgroup`, buf, !this.procfs));
+      const n = readCappedInto(`${this.root}/${pid}/cgroup`, buf, !this.procfs);
+      // Unchanged (nearly always, for the daemon's sweep): the same string back, no new one made.
+      if (previous !== undefined && previous.length === n) {
+        let same = true;
+        for (let i = 0; i < n && same; i++) same = buf[i] === previous.charCodeAt(i);
+        if (same) return previous;
+      }
+      return buf.toString('latin1', 0, n);
     } catch {
       return null;
     }

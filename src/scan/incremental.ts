@@ -26,7 +26,7 @@ import { parseCgroupFile, type ContainerRef } from '../procfs/cgroup.js';
 import type { UserNames } from '../procfs/passwd.js';
 import { reuseBound, type PidAllocState } from '../procfs/pid-alloc.js';
 import type { ProcReader } from '../procfs/reader.js';
-import type { NsLink, NsType, ProcDetails } from '../procfs/types.js';
+import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from '../procfs/types.js';
 import { initialNamespaces, isHostNs } from './containers.js';
 import { commandOf, type NamespaceRow } from './namespaces.js';
 import { PidWatcher } from '../native/pid-watch.js';
@@ -54,6 +54,9 @@ export interface IncrementalOptions {
 /** How long a representative's owner and command line may be taken from an earlier tick (see IncrementalOptions). */
 export const DETAILS_MAX_AGE_MS = 10_000;
 
+/** Distinct cgroup file texts whose parse is kept (IncrementalScanner.containerOf). */
+const MAX_CGROUP_TEXTS = 4096;
+
 /** A reuse range wider than this is cheaper to find by listing /proc than by probing each pid. */
 const MAX_PROBED_RANGE = 2048;
 
@@ -62,6 +65,8 @@ interface Proc {
   links: NsLink[];
   /** Container from the cgroup file; null: none; undefined: not read or unreadable. */
   container: ContainerRef | null | undefined;
+  /** The cgroup file it was parsed from (shared with other processes that have the same). */
+  cgroupText: string | undefined;
   /** Tick in which the process was first read (again, after a possible pid reuse). */
   bornTick: number;
   /** performance.now() of the last read of its links. */
@@ -103,10 +108,25 @@ export interface TickStats {
   changed: boolean;
 }
 
-function sameLinks(a: readonly NsLink[], b: readonly NsLink[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]?.ino !== b[i]?.ino || a[i]?.type !== b[i]?.type) return false;
-  return true;
+/** Whether `links` (readable links, NS_TYPES order) are exactly the non-zero entries of `inos` (by NS_TYPES index). */
+function sameInos(links: readonly NsLink[], inos: Float64Array): boolean {
+  let j = 0;
+  for (let k = 0; k < NS_TYPES.length; k++) {
+    const ino = inos[k] as number;
+    if (ino === 0) continue;
+    const l = links[j++];
+    if (l === undefined || l.ino !== ino || l.type !== NS_TYPES[k]) return false;
+  }
+  return j === links.length;
+}
+
+function linksOf(inos: Float64Array): NsLink[] {
+  const links: NsLink[] = [];
+  for (let k = 0; k < NS_TYPES.length; k++) {
+    const ino = inos[k] as number;
+    if (ino > 0) links.push({ type: NS_TYPES[k] as NsType, ino });
+  }
+  return links;
 }
 
 function sameRef(a: ContainerRef | null | undefined, b: ContainerRef | null | undefined): boolean {
@@ -138,6 +158,11 @@ export class IncrementalScanner {
   /** Exited processes still listed (zombies): checked each tick until reaped. */
   private readonly zombies = new Set<number>();
   private readonly linkSets = new Map<string, { links: NsLink[]; refs: number }>();
+  /** Pids first read within the last youngTicks ticks (read again each tick). */
+  private readonly young = new Set<number>();
+  /** readNsInos' row, reused. */
+  private readonly inos = new Float64Array(NS_TYPES.length);
+  private readonly parsedCgroups = new Map<string, ContainerRef | null>();
   /** Details of this tick's representatives, and when their owner and command line were read. */
   private repDetails = new Map<number, { d: ProcDetails; at: number }>();
   private readonly detailsMaxAgeMs: number;
@@ -210,8 +235,9 @@ export class IncrementalScanner {
     let processes = 0;
     let hostOnly = 0;
     let unreadable = 0;
-    for (const [pid, p] of this.procs) {
-      if (p.links.length === 0) continue;
+    // forEach, not for-of: no entry array per process.
+    this.procs.forEach((p, pid) => {
+      if (p.links.length === 0) return;
       processes++;
       if (p.container === undefined) unreadable++;
       else if (p.container !== null) inContainer.push(pid);
@@ -223,7 +249,7 @@ export class IncrementalScanner {
       const isolated = !onlyHost || (p.container !== null && p.container !== undefined);
       if (!isolated) hostOnly++;
       if (all || isolated || pid <= 2) kept.push(pid);
-    }
+    });
     const memberships = new Map<number, NsLink[]>();
     for (const pid of kept.sort((a, b) => a - b)) memberships.set(pid, (this.procs.get(pid) as Proc).links);
     const byPid = new Map<number, ContainerRef>();
@@ -278,6 +304,7 @@ export class IncrementalScanner {
 
   private drop(pid: number): void {
     this.watcher?.unwatch(pid);
+    this.young.delete(pid);
     this.repDetails.delete(pid);
     this.zombies.delete(pid);
     const p = this.procs.get(pid);
@@ -297,20 +324,28 @@ export class IncrementalScanner {
    * `verify`: a known process read again.
    */
   private read(pid: number, now: number, kind: 'new' | 'reused' | 'recheck' | 'verify'): void {
-    let links = this.reader.readNsLinks(pid);
+    const inos = this.inos;
+    let any = this.reader.readNsInos(pid, NS_TYPES, inos);
     // Outside a real procfs (uids from status) a process with a broken stat or status is left out
     // of every count, as scanNamespaces does; on procfs that is checked for representatives only.
-    if (links.length > 0 && !this.reader.uidFromOwner && this.reader.readDetails(pid) === null) links = [];
-    const container = this.opts.cgroups && links.length > 0 ? this.readContainer(pid) : null;
+    if (any && !this.reader.uidFromOwner && this.reader.readDetails(pid) === null) {
+      inos.fill(0);
+      any = false;
+    }
     const old = this.procs.get(pid);
-    if (old && sameLinks(old.links, links)) {
+    const cgroup = this.opts.cgroups && any ? this.reader.readCgroup(pid, old?.cgroupText) : null;
+    const container = cgroup === null ? (this.opts.cgroups && any ? undefined : null) : this.containerOf(cgroup);
+    const cgroupText = cgroup ?? undefined;
+    if (old && sameInos(old.links, inos)) {
       old.verifiedAt = now;
       if (kind === 'reused') old.bornTick = this.tickNo;
       if (!sameRef(old.container, container)) {
         old.container = container;
         if (kind === 'recheck') old.bornTick = this.tickNo;
-        if (links.length > 0) this.structureChanged = true;
+        if (any) this.structureChanged = true;
       }
+      if (old.bornTick === this.tickNo) this.young.add(pid);
+      old.cgroupText = cgroupText;
       return;
     }
     if (old) {
@@ -319,16 +354,26 @@ export class IncrementalScanner {
     } else {
       this.sweepDirty = true;
     }
-    links = this.intern(links);
+    const links = this.intern(linksOf(inos));
     for (const l of links) this.addMember(pid, l);
     const bornTick = kind === 'verify' && old ? old.bornTick : this.tickNo === 1 ? -Infinity : this.tickNo;
-    this.procs.set(pid, { links, container, bornTick, verifiedAt: now });
+    this.procs.set(pid, { links, container, cgroupText, bornTick, verifiedAt: now });
+    if (bornTick === this.tickNo) this.young.add(pid);
     if (links.length > 0 || (old && old.links.length > 0)) this.structureChanged = true;
   }
 
-  private readContainer(pid: number): ContainerRef | null | undefined {
-    const text = this.reader.readCgroup(pid);
-    return text === null ? undefined : parseCgroupFile(text);
+  /**
+   * The container a cgroup file names, parsed once per distinct text: processes of one service or
+   * container have the same file, and a swept process's unchanged file comes back as the very
+   * same string (ProcReader.readCgroup). Bounded: cleared when it holds too many texts.
+   */
+  private containerOf(text: string): ContainerRef | null {
+    const known = this.parsedCgroups.get(text);
+    if (known !== undefined) return known;
+    if (this.parsedCgroups.size >= MAX_CGROUP_TEXTS) this.parsedCgroups.clear();
+    const ref = parseCgroupFile(text);
+    this.parsedCgroups.set(text, ref);
+    return ref;
   }
 
   /**
@@ -470,8 +515,13 @@ export class IncrementalScanner {
 
     // Young processes again (their runtime may unshare/setns right after the fork).
     if (!stats.full) {
-      for (const [pid, p] of this.procs) {
-        if (p.bornTick === this.tickNo || this.tickNo - p.bornTick > this.youngTicks) continue;
+      for (const pid of [...this.young]) {
+        const p = this.procs.get(pid);
+        if (p === undefined || this.tickNo - p.bornTick > this.youngTicks) {
+          this.young.delete(pid);
+          continue;
+        }
+        if (p.bornTick === this.tickNo) continue;
         this.read(pid, now, 'verify');
         stats.read++;
         if (++n % 4 === 0) yield;
@@ -497,8 +547,12 @@ export class IncrementalScanner {
         stats.swept++;
         if (++n % 4 === 0) yield;
       }
-      for (const [pid, p] of this.procs) {
-        if (now - p.verifiedAt < this.opts.fullRescanMs) continue;
+      // By index over the pid list (iterating the Map would allocate an entry per process per tick).
+      for (let i = 0; i < order.length; i++) {
+        const pid = order[i] as number;
+        const p = this.procs.get(pid);
+        if (i % 1024 === 1023) yield;
+        if (p === undefined || now - p.verifiedAt < this.opts.fullRescanMs) continue;
         this.read(pid, now, 'verify');
         stats.swept++;
         if (++n % 4 === 0) yield;

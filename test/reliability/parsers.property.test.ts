@@ -184,6 +184,45 @@ const flags: Gen<FlagCase> = (r) => {
 
 // ================================================================== properties
 
+/** parseStat's specification, written the obvious way (a string per field): the model it must equal. */
+function statModel(text: string): { comm: string; state: string; ppid: number; startTime: number } | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/ +/);
+  const [state, ppidText] = rest;
+  const startText = rest[19];
+  if (state === undefined || state.length !== 1 || ppidText === undefined || startText === undefined) return null;
+  if (!/^-?[0-9]+$/.test(ppidText) || !/^[0-9]+$/.test(startText)) return null;
+  const ppid = Number(ppidText);
+  const startTime = Number(startText);
+  if (!Number.isSafeInteger(ppid) || ppid < 0 || !Number.isSafeInteger(startTime)) return null;
+  return { comm: text.slice(open + 1, close), state, ppid, startTime };
+}
+
+t.test('parseStat equals its model (fields split on runs of spaces after trimming)', async (t) => {
+  // A valid stat line (52 fields), then a few random edits: a field replaced by junk, whitespace
+  // inserted before, between or after the fields, so both valid and broken lines come out.
+  const fields: Gen<string> = (r) => {
+    const f = Array.from({ length: 52 }, (_, i) => (i === 0 ? 'S' : String(r.int(0, 5) === 0 ? -1 : r.int(0, 99999))));
+    const junk = ['x', '', '\t', '\u00a0', '\u2028', '\ufeff', ')', '18446744073709551615', '99999999999999999999', 'RS'];
+    const ws = [' ', '  ', '\n', '\t', '\u00a0', '\u3000', '\r\n'];
+    for (let e = r.int(0, 3); e > 0; e--) f[r.int(0, 25)] = junk[r.int(0, junk.length - 1)] as string;
+    let rest = f.join(' ');
+    if (r.bool()) rest = (ws[r.int(0, ws.length - 1)] as string) + rest;
+    if (r.bool()) rest += ws[r.int(0, ws.length - 1)] as string;
+    if (r.bool()) rest = rest.replace(' ', r.bool() ? '   ' : '\t');
+    return `${r.int(1, 99999)} (${r.bool() ? 'comm' : 'a) b'}) ${rest}`;
+  };
+  forAll(t, 'parseStat = model on stat-like lines', fields, (s) => JSON.stringify(parseStat(s)) === JSON.stringify(statModel(s)));
+  forAll(t, 'parseStat = model on any text', anyText, (s) => JSON.stringify(parseStat(s)) === JSON.stringify(statModel(s)));
+  const real = '4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 200 18446744073709551615\n';
+  t.same(parseStat(real), { comm: 'my (odd) name', state: 'S', ppid: 1, startTime: 123456 });
+});
+
 t.test('arbitrary bytes never throw', async (t) => {
   forAll(t, 'parseStat', anyText, (s) => {
     const v = parseStat(s);
