@@ -16,11 +16,13 @@
  *    cost estimated from them (issue 12's ~6 µs per entry, ~90 ms per MB).
  *  - singles: --singles polls one at a time after random pauses of 100-300 ms (the p99 target).
  *  - burst: --bursts bursts of 50 concurrent polls.
+ *  - floor (with singles or burst): the same polls against a trivial server answering as many
+ *    prepared bytes (static-server.js): the latency this machine and client allow at all.
  *  - freshness: --trials new UTS namespaces appearing in and disappearing from the Host table,
  *    polled every 100 ms.
  * Every process started here is killed by pid; never part of `npm test`.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { measureFreshness, type Freshness } from './freshness.js';
 import { measureList, type ListFigures } from './list-vs-lsns.js';
 import { countProcesses } from './proc-sample.js';
-import { ProbeClient } from './probe-client.js';
+import { discover, ProbeClient } from './probe-client.js';
 import { measureBursts, measureCpuWindow, measureSingles, type Bursts, type CpuWindow, type Latencies } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
 import { killChildren, spawnSleepers, type Sleepers } from './spawn.js';
@@ -134,6 +136,8 @@ interface Results {
   cpu: CpuWindow | null;
   singles: Latencies | null;
   bursts: Bursts | null;
+  /** The same client against a trivial server of the same answer size: what this machine allows. */
+  floor: { singles: Latencies | null; bursts: Bursts | null } | null;
   freshness: Freshness | null;
   targets: Record<string, { value: number | null; limit: number; met: boolean | null }>;
 }
@@ -201,6 +205,23 @@ function render(r: Results): string {
       v('burstP99Ms'),
       `p50 ${fmt(b.p50Ms, ' ms')}, max ${fmt(b.maxMs, ' ms')}, ${b.bursts} bursts (p99s ${b.perBurstP99Ms.join(', ')}), ${b.failures} failed, ${b.overProbeDeadline} > 500 ms`,
     ]);
+  const fl = r.floor;
+  if (fl?.singles)
+    rows.push([
+      'floor: single p99',
+      fmt(fl.singles.p99Ms, ' ms'),
+      '',
+      '',
+      `a trivial Node server answering the same number of bytes, same client, same run (p50 ${fmt(fl.singles.p50Ms, ' ms')}, max ${fmt(fl.singles.maxMs, ' ms')})`,
+    ]);
+  if (fl?.bursts)
+    rows.push([
+      'floor: burst of 50 p99',
+      fmt(fl.bursts.p99Ms, ' ms'),
+      '',
+      '',
+      `the same against the trivial server (p50 ${fmt(fl.bursts.p50Ms, ' ms')}, max ${fmt(fl.bursts.maxMs, ' ms')}, p99s ${fl.bursts.perBurstP99Ms.join(', ')})`,
+    ]);
   if (f) {
     const per = (xs: Array<number | null>): string => xs.map((x) => (x === null ? 'timeout' : String(x))).join(', ');
     rows.push(
@@ -237,6 +258,31 @@ function render(r: Results): string {
 }
 
 /* ---------- the run ---------- */
+
+/** Singles and bursts against static-server.js (a child process, killed by pid). */
+async function measureFloor(bytes: number, singles: number, bursts: number, onChild: (c: ChildProcess) => void): Promise<{ singles: Latencies | null; bursts: Bursts | null }> {
+  const root = fs.mkdtempSync('/tmp/snf-');
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static-server.js');
+  const child = spawn(process.execPath, [script, root, String(bytes)], { stdio: 'ignore' });
+  onChild(child);
+  try {
+    let plugin = discover(root)[0];
+    for (let i = 0; plugin === undefined && i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      plugin = discover(root)[0];
+    }
+    if (plugin === undefined) throw new Error('the static floor server made no socket');
+    const client = new ProbeClient(plugin, 10_000);
+    try {
+      return { singles: singles > 0 ? await measureSingles(client, singles) : null, bursts: bursts > 0 ? await measureBursts(client, bursts, 50) : null };
+    } finally {
+      client.close();
+    }
+  } finally {
+    killChildren([child]);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
@@ -281,6 +327,7 @@ async function main(): Promise<void> {
     cpu: null,
     singles: null,
     bursts: null,
+    floor: null,
     freshness: null,
     targets: {},
   };
@@ -312,6 +359,11 @@ async function main(): Promise<void> {
       if (a.only.has('burst')) {
         log(`bursts: ${a.bursts} x 50 concurrent`);
         results.bursts = await measureBursts(client, a.bursts, 50);
+      }
+      if (a.only.has('singles') || a.only.has('burst')) {
+        const bytes = results.cpu?.report?.gzipBytes ?? 10_000;
+        log(`floor: the same polls against a trivial server answering ${bytes} prepared bytes`);
+        results.floor = await measureFloor(bytes, a.only.has('singles') ? a.singles : 0, a.only.has('burst') ? a.bursts : 0, (c) => children.push(c));
       }
       if (a.only.has('freshness')) {
         log(`freshness: ${a.trials} trials`);
