@@ -179,6 +179,7 @@ export function nativeStatus(): { ok: true; lib: string } | { ok: false; code: s
 const PROTOTYPES: Record<string, string> = {
   open: 'int open(const char *path, int flags)',
   close: 'int close(int fd)',
+  read: 'long read(int fd, void *buf, unsigned long count)',
   // ioctl is variadic in libc; on every Linux ABI koffi supports, a fixed third pointer argument is
   // passed the same way as the variadic one.
   ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
@@ -252,7 +253,8 @@ function callInt(name: string, args: unknown[], detail?: string): NativeResult<n
 }
 
 /**
- * The ns-link hot path's calls, bound once and called directly: open, readlinkat and close return
+ * The daemon's hot path's calls (ns links, and the small per-process files its sweep and
+ * representatives read), bound once and called directly: open, readlinkat, read and close return
  * the raw int (-1 on failure, then `errno()` is the reason), so a call allocates no argument array
  * and no result object. The daemon's sweep makes ~1,700 of them a second; callInt's two objects
  * per call were a large share of its garbage (native-notes/memory.md). null: the native layer (or
@@ -260,6 +262,8 @@ function callInt(name: string, args: unknown[], detail?: string): NativeResult<n
  */
 export interface RawLinkCalls {
   open(path: string, flags: number): number;
+  /** read(2) into buf at `offset`, at most `count` bytes. */
+  read(fd: number, buf: Buffer, offset: number, count: number): number;
   readlinkat(dirfd: number, name: string, buf: Buffer, size: number): number;
   close(fd: number): number;
   errno(): number;
@@ -272,12 +276,14 @@ export function rawLinkCalls(): RawLinkCalls | null {
   const o = resolve('open');
   const r = resolve('readlinkat');
   const c = resolve('close');
-  if (isErr(o) || isErr(r) || isErr(c)) return (rawLinks = null);
+  const rd = resolve('read');
+  if (isErr(o) || isErr(r) || isErr(c) || isErr(rd)) return (rawLinks = null);
   const { koffi } = o;
   rawLinks = {
     open: (path, flags) => Number(o.fn(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags)),
     readlinkat: (dirfd, name, buf, size) => Number(r.fn(dirfd, name, buf, size)),
     close: (fd) => Number(c.fn(fd)),
+    read: (fd, buf, offset, count) => Number(rd.fn(fd, offset === 0 ? buf : buf.subarray(offset), count)),
     errno: () => koffi.errno(),
   };
   return rawLinks;

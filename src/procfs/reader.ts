@@ -70,6 +70,14 @@ function classify(code: string | undefined): ReadProblem {
  * writer comes) and only regular files: every file read here is one on procfs or a passwd file. */
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 
+function errnoError(file: string, errno: number): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${file}`);
+  err.code = code;
+  err.errno = errno;
+  return err;
+}
+
 function notRegular(file: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`${file} is not a regular file`);
   err.code = 'ENOTREG';
@@ -330,7 +338,8 @@ export class ProcReader {
   readStat(pid: number): StatFields | null {
     let statText: string;
     try {
-      statText = this.readText(`${this.root}/${pid}/stat`, SMALL_FILE_LIMIT);
+      const buf = (this.detailsBuf ??= Buffer.allocUnsafe(Math.max(SMALL_FILE_LIMIT, CMDLINE_READ_LIMIT)));
+      statText = buf.toString('latin1', 0, this.readRecord(`${this.root}/${pid}/stat`, buf, SMALL_FILE_LIMIT));
     } catch (err) {
       this.report(pid, 'stat', err);
       return null;
@@ -359,6 +368,30 @@ export class ProcReader {
       if (classify(errCode(err)) === 'vanished' && !fs.existsSync(dir)) return null;
     }
     return { pid, ppid: stat.ppid, uid, comm: stat.comm, cmdline: cmdlineToCommand(cmdline), startTime: stat.startTime };
+  }
+
+  /**
+   * readCappedInto(file, buf[0, limit)) for a per-process file the kernel makes in one go
+   * (`stat`, `cgroup`: single_open seq files, see native-notes/procfs.md): on a mounted procfs
+   * with koffi already in use, through direct open/read/close calls and ONE read: the kernel builds such a file
+   * whole and a read returns min(size, count) of it, so no second read is needed to see EOF. A
+   * fixture tree, or no koffi: readCappedInto.
+   * Throws an error with the errno's code, as fs does.
+   */
+  private readRecord(file: string, buf: Buffer, limit: number): number {
+    // Only once ns links go through koffi (the daemon): `list` must not load it for ~200 stat files.
+    const raw = this.procfs && this.fastLinks === true ? rawLinkCalls() : null;
+    if (raw === null) return readCappedInto(file, buf.subarray(0, limit), !this.procfs);
+    const fd = raw.open(file, 0);
+    if (fd < 0) throw errnoError(file, raw.errno());
+    try {
+      // One read returns min(limit, size) of a single-record file: all of it, or the cap.
+      const n = raw.read(fd, buf, 0, limit);
+      if (n < 0) throw errnoError(file, raw.errno());
+      return n;
+    } finally {
+      raw.close(fd);
+    }
   }
 
   /** readCapped(file, limit) as latin1 text, through the reused details buffer. */
@@ -395,7 +428,7 @@ export class ProcReader {
   readCgroup(pid: number, previous?: string): string | null {
     try {
       const buf = (this.cgroupBuf ??= Buffer.allocUnsafe(CGROUP_LIMIT));
-      const n = readCappedInto(`${this.root}/${pid}/cgroup`, buf, !this.procfs);
+      const n = this.readRecord(`${this.root}/${pid}/cgroup`, buf, CGROUP_LIMIT);
       // Unchanged (nearly always, for the daemon's sweep): the same string back, no new one made.
       if (previous !== undefined && previous.length === n) {
         let same = true;
