@@ -9,15 +9,16 @@
  * 3. reads them again for a few ticks while they are young (runtimes setns/unshare right after
  *    fork), and sweeps a slice of the others so that every process is re-verified within
  *    `fullRescanMs` (a process may setns/unshare at any time without anything else showing it);
- * 4. reads the stat of each namespace's lowest pid every tick (reparenting, an exec that renames
- *    it, its exit), and its owner and command line when stat changed or every detailsMaxAgeMs
- *    (setuid, or an exec or argv rewrite that keeps the name, show within that).
+ * 4. reads the details (stat, owner, command line) of each namespace's lowest pid when it becomes
+ *    the representative, when its parent exits (reparenting: the only way its ppid changes), when
+ *    it exits, and at least every detailsMaxAgeMs (setuid, exec, an argv rewrite show within that).
  *
  * So between sweeps two things can be stale: the namespaces of a process older than the young
  * window that called setns/unshare (or turned zombie) since it was last verified, at most
  * `fullRescanMs` (and its cgroup, i.e. its container, the same); and a representative's USER and
- * COMMAND after a setuid, or an exec or argv rewrite that kept its comm, at most detailsMaxAgeMs.
- * Rows otherwise equal a full scan.
+ * COMMAND after a setuid, an exec or an argv rewrite, at most detailsMaxAgeMs (and, without
+ * pidfds, its PPID when its parent turned zombie but is not reaped yet, the same). Rows
+ * otherwise equal a full scan.
  *
  * tick() is a generator: it yields between small units of work, so the daemon can spread a tick
  * over many short slices of its event loop and never keep a /report request waiting.
@@ -37,9 +38,8 @@ export interface IncrementalOptions {
   /** Read /proc/<pid>/cgroup too (for the Container topology). */
   cgroups: boolean;
   /**
-   * A representative's owner and command line are read again at least this often (default
-   * DETAILS_MAX_AGE_MS), and at once when its stat (read every tick) shows another comm or start
-   * time: an exec that changes the name, or another process under the pid. 0: every tick.
+   * A representative's details (stat, owner, command line) are read again at least this often
+   * (default DETAILS_MAX_AGE_MS), and at once when its parent exits. 0: every tick.
    */
   detailsMaxAgeMs?: number;
   /** Ticks during which a new process is read again each tick. Default 3. */
@@ -51,7 +51,7 @@ export interface IncrementalOptions {
   watcher?: PidWatcher | null;
 }
 
-/** How long a representative's owner and command line may be taken from an earlier tick (see IncrementalOptions). */
+/** How long a representative's details may be taken from an earlier tick (see IncrementalOptions). */
 export const DETAILS_MAX_AGE_MS = 10_000;
 
 /** Distinct cgroup file texts whose parse is kept (IncrementalScanner.containerOf). */
@@ -135,6 +135,10 @@ function sameRef(a: ContainerRef | null | undefined, b: ContainerRef | null | un
   return a.id === b.id && a.runtime === b.runtime && a.podUid === b.podUid;
 }
 
+function sameDetails(a: ProcDetails, b: ProcDetails): boolean {
+  return a.pid === b.pid && a.ppid === b.ppid && a.uid === b.uid && a.comm === b.comm && a.cmdline === b.cmdline && a.startTime === b.startTime;
+}
+
 function sameRow(a: NamespaceRow, b: NamespaceRow): boolean {
   return a.ns === b.ns && a.type === b.type && a.nprocs === b.nprocs && a.pid === b.pid && a.ppid === b.ppid && a.uid === b.uid && a.command === b.command && a.user === b.user;
 }
@@ -163,8 +167,12 @@ export class IncrementalScanner {
   /** readNsInos' row, reused. */
   private readonly inos = new Float64Array(NS_TYPES.length);
   private readonly parsedCgroups = new Map<string, ContainerRef | null>();
-  /** Details of this tick's representatives, and when their owner and command line were read. */
-  private repDetails = new Map<number, { d: ProcDetails; at: number }>();
+  /** Details of the representatives, when they were read, and the last tick the pid was one. */
+  private readonly repDetails = new Map<number, { d: ProcDetails; at: number; repTick: number }>();
+  /** Pids that exited (or turned zombie) this tick: their children were reparented. */
+  private readonly exitedNow = new Set<number>();
+  /** USER names changed (setUsers): rows are rebuilt at the next tick. */
+  private usersChanged = false;
   private readonly detailsMaxAgeMs: number;
   private readonly keyOf = new WeakMap<NsLink[], string>();
 
@@ -208,6 +216,7 @@ export class IncrementalScanner {
   /** Names for USER from now on (the daemon reloads passwd now and then). */
   setUsers(users: UserNames): void {
     this.users = users;
+    this.usersChanged = true;
   }
 
   /** Rows of the last tick: process-backed namespaces, sorted by inode, like scanNamespaces. */
@@ -303,6 +312,7 @@ export class IncrementalScanner {
   }
 
   private drop(pid: number): void {
+    this.exitedNow.add(pid);
     this.watcher?.unwatch(pid);
     this.young.delete(pid);
     this.repDetails.delete(pid);
@@ -404,24 +414,30 @@ export class IncrementalScanner {
   }
 
   /**
-   * Details of a representative: its stat every tick (ppid, comm, start time; null when it vanished
-   * or its stat is garbage), its owner and command line again only when stat shows another comm or
-   * start time, or when the last read is detailsMaxAgeMs old.
+   * The representatives (lowest pid of each namespace) whose details must be read now: not read
+   * yet, older than detailsMaxAgeMs, exited (zombie) or whose parent exited this tick (reparented:
+   * the only way ppid changes). The others are marked as still representatives. `readNow`: pids
+   * already read this tick (never twice), gains the returned ones.
    */
-  private representative(pid: number, now: number, cache: ReadonlyMap<number, { d: ProcDetails; at: number }>): ProcDetails | null {
-    const stat = this.reader.readStat(pid);
-    if (stat === null) return null;
-    const known = cache.get(pid);
-    let entry: { d: ProcDetails; at: number } | null = null;
-    if (known && known.d.startTime === stat.startTime && known.d.comm === stat.comm && now - known.at < this.detailsMaxAgeMs) {
-      entry = known.d.ppid === stat.ppid ? known : { d: { ...known.d, ppid: stat.ppid }, at: known.at };
-    } else {
-      const d = this.reader.readDetails(pid, stat);
-      if (d !== null) entry = { d, at: now };
-    }
-    if (entry === null) return null;
-    this.repDetails.set(pid, entry);
-    return entry.d;
+  private dueRepresentatives(now: number, readNow: Set<number>): number[] {
+    const due: number[] = [];
+    this.byNs.forEach((m) => {
+      if (m.min === -1) {
+        let min = Infinity;
+        for (const pid of m.pids) if (pid < min) min = pid;
+        m.min = min;
+      }
+      const pid = m.min;
+      if (readNow.has(pid)) return;
+      const e = this.repDetails.get(pid);
+      if (e === undefined || now - e.at >= this.detailsMaxAgeMs || this.exitedNow.has(pid) || this.exitedNow.has(e.d.ppid)) {
+        due.push(pid);
+        readNow.add(pid);
+      } else {
+        e.repTick = this.tickNo;
+      }
+    });
+    return due;
   }
 
   /**
@@ -430,6 +446,7 @@ export class IncrementalScanner {
    */
   *tick(): Generator<void, TickStats> {
     this.tickNo++;
+    this.exitedNow.clear();
     const now = performance.now();
     // Counters first, pids second: a pid handed out in between is then inside the next tick's
     // reuse range (looked at once more), never outside it.
@@ -450,6 +467,7 @@ export class IncrementalScanner {
             this.drop(pid);
             stats.gone++;
           } else {
+            this.exitedNow.add(pid);
             this.read(pid, now, 'verify');
             this.zombies.add(pid);
           }
@@ -561,56 +579,61 @@ export class IncrementalScanner {
     this.lastSweepAt = now;
     stats.read += stats.swept;
 
-    // Representatives: the lowest pid of each namespace whose details can be read. One that
-    // vanished (or whose stat is garbage) is left out of every count, as in a full scan.
-    const details = new Map<number, ProcDetails | null>();
-    const cache = this.repDetails;
-    this.repDetails = new Map();
-    const rows: NamespaceRow[] = [];
-    for (const [ino, m] of [...this.byNs]) {
-      let rep: ProcDetails | null = null;
-      while (m.pids.size > 0) {
-        if (m.min === -1) {
-          let min = Infinity;
-          for (const pid of m.pids) if (pid < min) min = pid;
-          m.min = min;
+    // Representatives: the lowest pid of each namespace whose details can be read (one that
+    // vanished, or whose stat is garbage, is left out of every count, as in a full scan). Their
+    // details are read when they become representatives, when their parent exits (reparenting),
+    // when they exit (zombie) and at least every detailsMaxAgeMs; rows are rebuilt only when
+    // something they show may have changed.
+    let detailsChanged = false;
+    const readNow = new Set<number>();
+    for (;;) {
+      const due = this.dueRepresentatives(now, readNow);
+      if (due.length === 0) break;
+      for (const pid of due) {
+        const before = this.repDetails.get(pid);
+        const d = this.reader.readDetails(pid);
+        stats.reps++;
+        if (d === null) {
+          this.drop(pid);
+          stats.gone++;
+        } else {
+          if (before === undefined || !sameDetails(before.d, d)) detailsChanged = true;
+          this.repDetails.set(pid, { d, at: now, repTick: this.tickNo });
         }
-        const pid = m.min;
-        let d = details.get(pid);
-        if (d === undefined) {
-          d = this.representative(pid, now, cache);
-          details.set(pid, d);
-          stats.reps++;
-          if (stats.reps % 8 === 0) yield;
-        }
-        if (d !== null) {
-          rep = d;
-          break;
-        }
-        this.drop(pid);
-        stats.gone++;
+        if (stats.reps % 8 === 0) yield;
       }
-      if (rep === null || !this.byNs.has(ino)) continue;
-      rows.push({
-        ns: ino,
-        type: m.type,
-        path: `/proc/${rep.pid}/ns/${m.type}`,
-        nprocs: m.pids.size,
-        pid: rep.pid,
-        ppid: rep.ppid,
-        command: commandOf(rep),
-        uid: rep.uid,
-        user: this.users.name(rep.uid),
-      });
     }
-    // A representative dropped late may have been counted in rows built before it was found gone.
-    for (const r of rows) r.nprocs = this.byNs.get(r.ns)?.pids.size ?? r.nprocs;
-    const kept = rows.filter((r) => this.byNs.has(r.ns)).sort((a, b) => a.ns - b.ns);
-    const prev = this.rowsNow;
-    const rowsChanged = kept.length !== prev.length || kept.some((r, i) => !sameRow(r, prev[i] as NamespaceRow));
+    let rowsChanged = false;
+    if (this.structureChanged || detailsChanged || this.usersChanged || first) {
+      // Details of pids that are no longer representatives would go stale unnoticed (a parent's
+      // exit is only looked for among representatives): forget them.
+      this.repDetails.forEach((e, pid) => {
+        if (e.repTick !== this.tickNo) this.repDetails.delete(pid);
+      });
+      const rows: NamespaceRow[] = [];
+      this.byNs.forEach((m, ino) => {
+        const rep = this.repDetails.get(m.min)?.d;
+        if (rep === undefined) return;
+        rows.push({
+          ns: ino,
+          type: m.type,
+          path: `/proc/${rep.pid}/ns/${m.type}`,
+          nprocs: m.pids.size,
+          pid: rep.pid,
+          ppid: rep.ppid,
+          command: commandOf(rep),
+          uid: rep.uid,
+          user: this.users.name(rep.uid),
+        });
+      });
+      rows.sort((a, b) => a.ns - b.ns);
+      const prev = this.rowsNow;
+      rowsChanged = rows.length !== prev.length || rows.some((r, i) => !sameRow(r, prev[i] as NamespaceRow));
+      this.rowsNow = rows;
+    }
     stats.changed = rowsChanged || this.structureChanged;
     this.structureChanged = false;
-    this.rowsNow = kept;
+    this.usersChanged = false;
     return stats;
   }
 }

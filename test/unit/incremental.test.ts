@@ -169,17 +169,18 @@ t.test('pid reuse: inside the allocator range it is seen at once; a wrap makes a
   t.ok(s.rows.some((r) => r.ns === 4026534001));
 });
 
-t.test("a representative's owner and command line: at once when its stat changed, else within detailsMaxAgeMs", async (t) => {
+t.test("a representative's details: at once when its parent exits or it is replaced, else within detailsMaxAgeMs", async (t) => {
   const root = tree(t);
   const { procs } = smallHost();
   writeFakeProcfs(root, procs);
   writeCounters(root, { lastPid: 400, forks: 1000 });
   const s = scanner(root, NO_SWEEP, 400);
+  // Taken before the tick that reads the details: their age at a later tick is at most now - started.
+  const started = performance.now();
   runTick(s);
   t.same(s.rows, full(root), 'first tick = full scan');
-  const started = performance.now();
 
-  // setuid and an argv rewrite (setproctitle) leave stat as it was: stale until the age is reached.
+  // setuid and an argv rewrite (setproctitle): stale until the age is reached.
   fs.writeFileSync(path.join(root, '301', 'status'), 'Name:\tnginx\nUid:\t1000\t1000\t1000\t1000\n');
   fs.writeFileSync(path.join(root, '301', 'cmdline'), 'nginx: master process\0');
   runTick(s);
@@ -191,7 +192,7 @@ t.test("a representative's owner and command line: at once when its stat changed
     );
     t.not(s.rows.find((r) => r.pid === 301)?.command, 'nginx: master process');
   }
-  // Reparenting changes stat: seen at once, still with the old owner.
+  // Reparenting (the parent exits): seen at once, with everything else the details say now.
   removeProc(root, 300);
   fs.writeFileSync(path.join(root, '301', 'stat'), '301 (nginx) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n');
   runTick(s);
@@ -201,6 +202,7 @@ t.test("a representative's owner and command line: at once when its stat changed
     'reparenting is seen by the next tick',
   );
   await new Promise((r) => setTimeout(r, 450));
+  const readAt = performance.now();
   runTick(s);
   t.same(s.rows, full(root), 'equal to a full scan once the details are older than the age');
   t.match(
@@ -208,16 +210,30 @@ t.test("a representative's owner and command line: at once when its stat changed
     { uid: 1000, command: 'nginx: master process' },
   );
 
-  // An exec that renames the process (comm in stat): seen at once, command line and owner with it.
+  // An exec that renames the process: its details are stale until the age too, then all seen.
   fs.writeFileSync(path.join(root, '301', 'cmdline'), 'caddy\0run\0');
   fs.writeFileSync(path.join(root, '301', 'status'), 'Name:\tcaddy\nUid:\t0\t0\t0\t0\n');
   fs.writeFileSync(path.join(root, '301', 'stat'), '301 (caddy) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n');
   runTick(s);
-  t.same(s.rows, full(root), 'an exec that changes comm: equal to a full scan at the next tick');
+  if (performance.now() - readAt < 400) {
+    t.match(
+      s.rows.find((r) => r.pid === 301),
+      { uid: 1000, command: 'nginx: master process' },
+      'an exec: not seen before the age',
+    );
+  }
+  await new Promise((r) => setTimeout(r, 450));
+  runTick(s);
+  t.same(s.rows, full(root), 'an exec: equal to a full scan once the details are older than the age');
   t.match(
     s.rows.find((r) => r.pid === 301),
     { uid: 0, command: 'caddy run' },
   );
+
+  // A new representative (the old one exits) is read at once, whatever the age.
+  removeProc(root, 301);
+  runTick(s);
+  t.same(s.rows, full(root), 'a new representative: equal to a full scan at the next tick');
 });
 
 t.test('a process that unshares or setns without exec is seen after the sweep, not before', async (t) => {
