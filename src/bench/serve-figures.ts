@@ -9,6 +9,11 @@ import { PROBE_DEADLINE_MS, plainBody, type ProbeClient, type RawAnswer } from '
 import { countLatestEntries, probeCostFromBytes, probeCostFromEntries } from './report-figures.js';
 import { maxOf, median, p99, round } from './stats.js';
 
+/** What the latency figures need of a client: one poll, timed to its last byte. */
+export interface Fetcher {
+  fetch(): Promise<RawAnswer>;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Latencies {
@@ -114,7 +119,7 @@ export async function measureCpuWindow(client: ProbeClient, pid: number, warmupS
  * 1 s tick is sampled (polls 1 s apart, like the probe's, would keep hitting the same few phases),
  * and n of a few hundred makes the p99 an order statistic rather than the maximum of 45 polls.
  */
-export async function measureSingles(client: ProbeClient, n: number): Promise<Latencies> {
+export async function measureSingles(client: Fetcher, n: number): Promise<Latencies> {
   const answers: RawAnswer[] = [];
   for (let i = 0; i < n; i++) {
     await sleep(100 + Math.random() * 200);
@@ -131,7 +136,7 @@ export interface Bursts extends Latencies {
 }
 
 /** `n` bursts of `size` concurrent polls, 2 s apart (the previous burst finished first). */
-export async function measureBursts(client: ProbeClient, n: number, size: number): Promise<Bursts> {
+export async function measureBursts(client: Fetcher, n: number, size: number): Promise<Bursts> {
   const all: RawAnswer[] = [];
   const perBurst: number[] = [];
   for (let b = 0; b < n; b++) {

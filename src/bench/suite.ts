@@ -16,6 +16,9 @@
  *    cost estimated from them (issue 12's ~6 µs per entry, ~90 ms per MB).
  *  - singles: --singles polls one at a time after random pauses of 100-300 ms (the p99 target).
  *  - burst: --bursts bursts of 50 concurrent polls.
+ *    Singles and bursts are timed by lean-client.ts (the probe's request on kept-alive sockets,
+ *    read to the last byte): Node's own http client costs more CPU per request than serve does,
+ *    on the same cores. The bursts are also timed through Node's http client, for comparison.
  *  - floor (with singles or burst): the same polls against a trivial server answering as many
  *    prepared bytes (static-server.js): the latency this machine and client allow at all.
  *  - freshness: --trials new UTS namespaces appearing in and disappearing from the Host table,
@@ -30,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { measureFreshness, type Freshness } from './freshness.js';
 import { measureList, type ListFigures } from './list-vs-lsns.js';
 import { countProcesses } from './proc-sample.js';
+import { LeanClient } from './lean-client.js';
 import { discover, ProbeClient } from './probe-client.js';
 import { measureBursts, measureCpuWindow, measureSingles, type Bursts, type CpuWindow, type Latencies } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
@@ -136,6 +140,8 @@ interface Results {
   cpu: CpuWindow | null;
   singles: Latencies | null;
   bursts: Bursts | null;
+  /** The same bursts through Node's http client (probe-client.ts): its own cost included. */
+  burstsHttp: Bursts | null;
   /** The same client against a trivial server of the same answer size: what this machine allows. */
   floor: { singles: Latencies | null; bursts: Bursts | null } | null;
   freshness: Freshness | null;
@@ -205,6 +211,15 @@ function render(r: Results): string {
       v('burstP99Ms'),
       `p50 ${fmt(b.p50Ms, ' ms')}, max ${fmt(b.maxMs, ' ms')}, ${b.bursts} bursts (p99s ${b.perBurstP99Ms.join(', ')}), ${b.failures} failed, ${b.overProbeDeadline} > 500 ms`,
     ]);
+  const bh = r.burstsHttp;
+  if (bh)
+    rows.push([
+      `burst of ${bh.size} p99, Node http client`,
+      fmt(bh.p99Ms, ' ms'),
+      '',
+      '',
+      `the same bursts timed through Node's http client, whose own CPU on these cores is included (p50 ${fmt(bh.p50Ms, ' ms')}, max ${fmt(bh.maxMs, ' ms')}, p99s ${bh.perBurstP99Ms.join(', ')})`,
+    ]);
   const fl = r.floor;
   if (fl?.singles)
     rows.push([
@@ -272,7 +287,7 @@ async function measureFloor(bytes: number, singles: number, bursts: number, onCh
       plugin = discover(root)[0];
     }
     if (plugin === undefined) throw new Error('the static floor server made no socket');
-    const client = new ProbeClient(plugin, 10_000);
+    const client = new LeanClient(plugin.socketPath, 10_000);
     try {
       return { singles: singles > 0 ? await measureSingles(client, singles) : null, bursts: bursts > 0 ? await measureBursts(client, bursts, 50) : null };
     } finally {
@@ -327,6 +342,7 @@ async function main(): Promise<void> {
     cpu: null,
     singles: null,
     bursts: null,
+    burstsHttp: null,
     floor: null,
     freshness: null,
     targets: {},
@@ -352,13 +368,19 @@ async function main(): Promise<void> {
         log(`cpu: ${a.warmupSec} s warm-up, then ${a.durationSec} s polled 1/s`);
         results.cpu = await measureCpuWindow(client, serve.pid, a.warmupSec, a.durationSec);
       }
-      if (a.only.has('singles')) {
-        log(`singles: ${a.singles} polls after random 100-300 ms pauses`);
-        results.singles = await measureSingles(client, a.singles);
-      }
-      if (a.only.has('burst')) {
-        log(`bursts: ${a.bursts} x 50 concurrent`);
-        results.bursts = await measureBursts(client, a.bursts, 50);
+      const lean = new LeanClient(serve.plugin.socketPath, 10_000);
+      try {
+        if (a.only.has('singles')) {
+          log(`singles: ${a.singles} polls after random 100-300 ms pauses`);
+          results.singles = await measureSingles(lean, a.singles);
+        }
+        if (a.only.has('burst')) {
+          log(`bursts: ${a.bursts} x 50 concurrent, then the same through Node's http client`);
+          results.bursts = await measureBursts(lean, a.bursts, 50);
+          results.burstsHttp = await measureBursts(client, a.bursts, 50);
+        }
+      } finally {
+        lean.close();
       }
       if (a.only.has('singles') || a.only.has('burst')) {
         const bytes = results.cpu?.report?.gzipBytes ?? 10_000;
