@@ -66,6 +66,8 @@ export function reportFigures(client: ProbeClient, answer: RawAnswer): ReportFig
 
 export interface CpuWindow {
   warmupSec: number;
+  /** CPU during the warm-up (V8 still compiling, the first GCs after start-up), % of one core. */
+  warmupCpuPercent: number | null;
   windowSec: number;
   cpuPercent: number;
   rssMedianMb: number;
@@ -93,8 +95,10 @@ async function pollEverySecond(client: ProbeClient, seconds: number, answers: Ra
 }
 
 export async function measureCpuWindow(client: ProbeClient, pid: number, warmupSec: number, windowSec: number): Promise<CpuWindow> {
-  await pollEverySecond(client, warmupSec, [], null);
   const hz = clockTicksPerSec();
+  const warmTicks0 = cpuTicks(pid);
+  const warmElapsed = await pollEverySecond(client, warmupSec, [], null);
+  const warmupCpuPercent = warmElapsed > 0 ? round((100 * (cpuTicks(pid) - warmTicks0)) / hz / warmElapsed, 2) : null;
   const rss: number[] = [];
   const answers: RawAnswer[] = [];
   const ticks0 = cpuTicks(pid);
@@ -104,6 +108,7 @@ export async function measureCpuWindow(client: ProbeClient, pid: number, warmupS
   const last = [...answers].reverse().find((a) => a.error === null && a.statusCode === 200);
   return {
     warmupSec,
+    warmupCpuPercent,
     windowSec: round(elapsed, 1),
     cpuPercent: round((100 * cpuSec) / elapsed, 2),
     rssMedianMb: round(median(rss) / 1024, 1),
