@@ -23,13 +23,27 @@ function processIo(): CliIo {
   };
 }
 
+/**
+ * A list of the host's /proc on a large host reads its links on worker threads too: they are
+ * started before `list` itself is loaded, so their start-up overlaps it (scan/link-workers.ts).
+ * Not for help or version, nor for another procfs root (workers are for the live /proc only).
+ */
+async function prestartForList(args: readonly string[]): Promise<void> {
+  if (args.some((a) => a === '-h' || a === '--help' || a === '-V' || a === '--version' || a.startsWith('--proc'))) return;
+  (await import('../scan/link-workers.js')).prestartLinkWorkers();
+}
+
 /** Commands are imported on demand: `list` must not pay for loading zod, pino and the server. */
 export async function main(argv: readonly string[]): Promise<number> {
   const self = path.basename(process.argv[1] ?? '');
-  if (self === 'lsns') return (await import('./list.js')).runList(argv, processIo(), 'lsns');
+  if (self === 'lsns') {
+    await prestartForList(argv);
+    return (await import('./list.js')).runList(argv, processIo(), 'lsns');
+  }
   const [command, ...rest] = argv;
   switch (command) {
     case 'list':
+      await prestartForList(rest);
       return (await import('./list.js')).runList(rest, processIo());
     case 'capture':
       return (await import('./capture.js')).runCapture(rest);

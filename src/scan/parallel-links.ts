@@ -8,23 +8,18 @@
  * thread. Results land in a shared table indexed by pid position, so the scan still aggregates in
  * ascending pid order (lowest pid = representative), whoever read which pid.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type * as WorkerThreads from 'node:worker_threads';
-import { parseLoadavgRunning } from '../procfs/pid-alloc.js';
 import type { ProcReader, ReadIssue } from '../procfs/reader.js';
 import type { NsType } from '../procfs/types.js';
 import { fillLinkRows, readLinkTable, type LinkTable } from './link-table.js';
+import { linkWorkerCount, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl, takePrestartedWorkers } from './link-workers.js';
 import { CHUNK_PIDS, COPYING, CTL_NEXT, CTL_WORDS, DONE, FREE, RUNNING, STOLEN, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
 
-/** Below this many pids one thread reads them all: a worker would start too late to help. */
-export const PARALLEL_MIN_PIDS = 1000;
-/** Workers besides the main thread, at most (one per further core). */
-const MAX_WORKERS = 3;
 /** After the main thread ran out of chunks, how long it waits for a worker's running chunk before reading it itself. */
 const STEAL_AFTER_MS = 2000;
+
+export { busyCores, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl } from './link-workers.js';
 
 export interface ParallelLinkOptions {
   /** Worker threads besides the main thread. Default: SCOPE_NAMESPACES_LINK_WORKERS, else one per
@@ -46,48 +41,23 @@ export interface ParallelLinkTable extends LinkTable {
   chunks: number;
 }
 
-/** The compiled worker next to this module; from the TypeScript sources (tests), the one in dist/. */
-export function resolveLinkWorkerUrl(): URL {
-  const beside = new URL('./link-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
-  return new URL('../../dist/scan/link-worker.js', import.meta.url);
-}
-
-/**
- * How busy the cores are, in cores: the smaller of the 1-minute load average and the tasks runnable
- * right now besides this one (/proc/loadavg's 4th field). Either says "a core is idle" on its own:
- * the load average lags a minute behind (a burst of process starts a minute ago does not make a
- * core busy now), the instantaneous count flickers (a momentary second task does not either).
- */
-export function busyCores(loadavgText: string | null, load1: number): number {
-  const running = loadavgText === null ? null : parseLoadavgRunning(loadavgText);
-  return running === null ? load1 : Math.min(load1, Math.max(0, running - 1));
-}
-
-function defaultWorkers(pids: number, minPids: number, root: string): number {
-  const env = process.env['SCOPE_NAMESPACES_LINK_WORKERS'];
-  if (env !== undefined && /^[0-9]+$/.test(env)) return Math.min(Number(env), 16);
-  // A worker pays for its start-up only with a core that would otherwise idle: on a saturated host
-  // (less than half a core left) it added ~160 ms of CPU to a 5,000-pid list and made it slower
-  // (native-notes/procfs.md).
-  const cores = availableParallelism();
-  let text: string | null = null;
-  try {
-    text = readFileSync(`${root}/loadavg`, 'latin1');
-  } catch {
-    // A procfs without loadavg: the load average alone.
-  }
-  const idle = Math.floor(cores + 0.5 - busyCores(text, loadavg()[0] ?? 0));
-  return Math.max(0, Math.min(MAX_WORKERS, cores - 1, idle, Math.floor(pids / minPids)));
-}
-
 export function readLinkTableParallel(reader: ProcReader, pids: readonly number[], types: readonly NsType[], opts: ParallelLinkOptions = {}): ParallelLinkTable {
   const n = pids.length;
   const chunks = chunkCount(n);
   const minPids = opts.minPids ?? PARALLEL_MIN_PIDS;
-  const workers = opts.workers ?? defaultWorkers(n, minPids, reader.root);
+  // Workers `list` started before it loaded (link-workers.ts): used first, the unused ones ended.
+  const early = opts.workerUrl === undefined ? takePrestartedWorkers() : [];
+  // Prestarted workers were counted with the load of the moment before they ran: counting again
+  // now would count them as load.
+  const workers = opts.workers ?? (early.length > 0 ? Math.min(early.length, Math.floor(n / minPids)) : linkWorkerCount(n, minPids, reader.root));
+  const endEarly = (): void => {
+    for (const w of early.splice(0)) w.terminate().catch(() => {});
+  };
   // Workers read with plain fs on a real procfs only (fixture trees keep readNsLinks' notes).
-  if ((!reader.procfs && !opts.anyRoot) || workers <= 0 || n < minPids || n === 0) return { ...readLinkTable(reader, pids, types), workerChunks: 0, chunks };
+  if ((!reader.procfs && !opts.anyRoot) || workers <= 0 || n < minPids || n === 0) {
+    endEarly();
+    return { ...readLinkTable(reader, pids, types), workerChunks: 0, chunks };
+  }
 
   // Loaded only here: `list` on a small host never pays for it.
   const wt = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
@@ -107,16 +77,25 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
     try {
       const { port1, port2 } = new wt.MessageChannel();
       const data: LinkWorkerData = { root: reader.root, types: [...types], pids: pidsBuf, inos: inosBuf, ctl: ctlBuf, states: statesBuf, port: port2 };
-      // execArgv []: a test runner's loader flags are for TypeScript, not for this compiled worker.
-      const worker = new wt.Worker(url, { workerData: data, transferList: [port2], execArgv: [], name: 'ns-links' });
-      // A worker that cannot start, or fails, claims nothing more: its chunks are read here.
-      worker.on('error', () => {});
-      worker.unref();
+      const ready = early.shift();
+      let worker: WorkerThreads.Worker;
+      if (ready !== undefined) {
+        ready.postMessage(data, [port2]);
+        worker = ready;
+      } else {
+        // execArgv []: a test runner's loader flags are for TypeScript, not for this compiled worker.
+        worker = new wt.Worker(url, { workerData: data, transferList: [port2], execArgv: [], name: 'ns-links' });
+        // A worker that cannot start, or fails, claims nothing more: its chunks are read here.
+        worker.on('error', () => {});
+        worker.unref();
+      }
       started.push({ worker, port: port1 });
     } catch {
       break;
     }
   }
+
+  endEarly();
 
   const issues: Array<ReadIssue[] | undefined> = new Array<ReadIssue[] | undefined>(chunks);
   const readHere = (c: number): void => {

@@ -15,6 +15,7 @@ import { NS_TYPES } from '../../src/procfs/types.js';
 import { scanNamespaces, type ScanResult } from '../../src/scan/namespaces.js';
 import { readLinkTable } from '../../src/scan/link-table.js';
 import { readLinkTableParallel, resolveLinkWorkerUrl, type ParallelLinkOptions } from '../../src/scan/parallel-links.js';
+import { prestartLinkWorkers, takePrestartedWorkers } from '../../src/scan/link-workers.js';
 import { resetNativeForTests } from '../../src/native/libc.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -98,4 +99,35 @@ t.test('live /proc: worker + main == one thread (retried until two consecutive r
     prev = { kind, value };
   }
   t.fail('a parallel and a single-threaded read never agreed in 40 consecutive reads');
+});
+
+t.test('prestarted workers (list starts them before it loads): they read chunks, an unused one is ended', async (t) => {
+  const root = fixtures[1] as string;
+  const expected = plain(scanWith(root, { workers: 0 }).scan);
+  const saved = process.env['SCOPE_NAMESPACES_LINK_WORKERS'];
+  process.env['SCOPE_NAMESPACES_LINK_WORKERS'] = '1';
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['SCOPE_NAMESPACES_LINK_WORKERS'];
+    else process.env['SCOPE_NAMESPACES_LINK_WORKERS'] = saved;
+  });
+  t.equal(prestartLinkWorkers('/proc').length, 1, 'one worker started, waiting for its job');
+  const used = scanWith(root, { minPids: 1, anyRoot: true, waitForWorker: true });
+  t.ok(used.workerChunks > 0, `the prestarted worker read ${used.workerChunks} chunk(s)`);
+  t.same(plain(used.scan), expected, 'same scan');
+  t.same(takePrestartedWorkers(), [], 'handed over once');
+
+  const [w] = prestartLinkWorkers('/proc');
+  if (w === undefined) throw new Error('no worker prestarted');
+  // Liveness, not speed: 30 s only keeps a broken build from hanging the suite.
+  const exited = new Promise<number | string>((resolve) => {
+    const timer = setTimeout(() => resolve('still running after 30 s'), 30_000);
+    w.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  const small = scanWith(root, { minPids: 1_000_000, anyRoot: true });
+  t.equal(small.workerChunks, 0, 'too few pids for a worker: all read here');
+  t.type(await exited, 'number', 'the unused prestarted worker was terminated');
+  t.same(takePrestartedWorkers(), [], 'and is no longer pending');
 });
