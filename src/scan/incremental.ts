@@ -455,7 +455,6 @@ export class IncrementalScanner {
     const verdict = reuseBound(this.prevAlloc, alloc);
     this.prevAlloc = alloc;
     const stats: TickStats = { full: first, listedProc: false, listed: 0, read: 0, swept: 0, gone: 0, reps: 0, changed: false };
-    let n = 0;
 
     // Exits reported by pidfds: gone, or zombies (still listed, in their pid and user ns only).
     if (this.watcher) {
@@ -485,7 +484,7 @@ export class IncrementalScanner {
       for (let pid = verdict.from + 1; pid <= verdict.to; pid++) {
         if (this.watcher?.has(pid)) continue;
         this.admit(pid, now, stats);
-        if (++n % 4 === 0) yield;
+        yield;
       }
     } else {
       stats.listedProc = true;
@@ -515,7 +514,7 @@ export class IncrementalScanner {
           this.read(pid, now, !known ? 'new' : !verdict.safe ? 'recheck' : 'reused');
           stats.read++;
         }
-        if (++n % 4 === 0) yield;
+        yield;
       }
     }
 
@@ -542,7 +541,7 @@ export class IncrementalScanner {
         if (p.bornTick === this.tickNo) continue;
         this.read(pid, now, 'verify');
         stats.read++;
-        if (++n % 4 === 0) yield;
+        yield;
       }
     }
 
@@ -563,7 +562,7 @@ export class IncrementalScanner {
         if (!p || p.verifiedAt === now) continue;
         this.read(pid, now, 'verify');
         stats.swept++;
-        if (++n % 4 === 0) yield;
+        yield;
       }
       // By index over the pid list (iterating the Map would allocate an entry per process per tick).
       for (let i = 0; i < order.length; i++) {
@@ -573,7 +572,7 @@ export class IncrementalScanner {
         if (p === undefined || now - p.verifiedAt < this.opts.fullRescanMs) continue;
         this.read(pid, now, 'verify');
         stats.swept++;
-        if (++n % 4 === 0) yield;
+        yield;
       }
     }
     this.lastSweepAt = now;
@@ -600,7 +599,7 @@ export class IncrementalScanner {
           if (before === undefined || !sameDetails(before.d, d)) detailsChanged = true;
           this.repDetails.set(pid, { d, at: now, repTick: this.tickNo });
         }
-        if (stats.reps % 8 === 0) yield;
+        yield;
       }
     }
     let rowsChanged = false;

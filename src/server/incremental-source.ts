@@ -31,6 +31,8 @@ export const METRIC_EVERY_MS = 15_000;
 export const PERSISTENT_EVERY_MS = 10_000;
 /** A UTS namespace's hostname is read again this often (sethostname shows no other sign). */
 export const HOSTNAME_MAX_AGE_MS = 10_000;
+/** UTS hostnames read in one turn of the event loop. */
+const HOSTNAMES_PER_TURN = 8;
 /** Longest stretch of scanning between two turns of the event loop. */
 export const DEFAULT_SLICE_MS = 1;
 
@@ -241,13 +243,21 @@ export class IncrementalSource {
     }
     // Inodes of dead namespaces are reused: forget them.
     for (const ino of [...this.hostnames.keys()]) if (!live.has(ino)) this.hostnames.delete(ino);
-    if (targets.length > 0) {
-      try {
-        const names = await this.uts.hostnames(targets);
-        for (const t of targets) this.hostnames.set(t.ino, { name: names.get(t.ino) ?? null, at: now });
-      } catch (err) {
-        warnings.push(`UTS hostnames could not be read: ${err instanceof Error ? err.message : String(err)}`);
+    try {
+      // A few per turn (each is open + setns + uname + setns back, ~0.1 ms): all of a node's UTS
+      // namespaces fall due together, and /report requests must not wait for a hundred of them.
+      for (let i = 0; i < targets.length; i += HOSTNAMES_PER_TURN) {
+        if (i > 0) {
+          await nextTurn();
+          if (this.stopped) throw new Error('stopped');
+        }
+        const chunk = targets.slice(i, i + HOSTNAMES_PER_TURN);
+        const names = await this.uts.hostnames(chunk);
+        for (const t of chunk) this.hostnames.set(t.ino, { name: names.get(t.ino) ?? null, at: now });
       }
+    } catch (err) {
+      if (this.stopped) throw err;
+      warnings.push(`UTS hostnames could not be read: ${err instanceof Error ? err.message : String(err)}`);
     }
     let oldest = Infinity;
     for (const h of this.hostnames.values()) if (h.at < oldest) oldest = h.at;
