@@ -236,6 +236,27 @@ t.test("a representative's details: at once when its parent exits or it is repla
   t.same(s.rows, full(root), 'a new representative: equal to a full scan at the next tick');
 });
 
+t.test('the sweep keeps a known pid link (it never changes) and still equals a full scan as links vanish', async (t) => {
+  const root = tree(t);
+  const { procs } = smallHost();
+  writeFakeProcfs(root, procs);
+  writeCounters(root, { lastPid: 400, forks: 1000 });
+  const s = scanner(root, 1);
+  runTick(s);
+  t.same(s.rows, full(root), 'first tick = full scan');
+  // A zombie keeps only its pid and user links.
+  for (const type of ['mnt', 'net', 'uts', 'ipc', 'cgroup', 'time']) fs.rmSync(path.join(root, '301', 'ns', type), { force: true });
+  await new Promise((r) => setTimeout(r, 5));
+  runTick(s);
+  t.same(s.rows, full(root), 'only pid and user left: equal to a full scan');
+  // No link readable at all: the pid link is not kept either (the process is left out).
+  fs.rmSync(path.join(root, '301', 'ns', 'user'), { force: true });
+  fs.rmSync(path.join(root, '301', 'ns', 'pid'), { force: true });
+  await new Promise((r) => setTimeout(r, 5));
+  runTick(s);
+  t.same(s.rows, full(root), 'no link left: equal to a full scan');
+});
+
 t.test('a process that unshares or setns without exec is seen after the sweep, not before', async (t) => {
   const root = tree(t);
   const { procs } = smallHost();
