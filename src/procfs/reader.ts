@@ -162,9 +162,9 @@ export class ProcReader {
   /** Reused by readPidAlloc. */
   private statBuf: Buffer | null = null;
 
-  /** Use readlinkat through koffi for ns links (see readNsLinksAt); off when koffi is unavailable.
-   * null: decided at the first readNsLinks, so a reader that never calls it (list's link table,
-   * see readNsInodes) never loads koffi (~25 ms of CPU at start-up). */
+  /** Use readlinkat through koffi for ns links (see readNsInosAt); off when koffi is unavailable.
+   * null: decided at the first link read, so a reader that reads none never loads koffi (~25 ms
+   * of CPU at start-up). */
   private fastLinks: boolean | null;
   /** ns link targets are `cgroup:[4026531835]` at most; a longer one is garbage anyway. */
   private readonly linkBuf = Buffer.alloc(64);
@@ -228,31 +228,31 @@ export class ProcReader {
   }
 
   /**
-   * The inode of each types[k] link into out[k] (0 where it cannot be read; the issue is reported),
-   * allocating nothing on a mounted procfs with koffi: the daemon compares these with what it knew
-   * and builds link objects only for a process whose namespaces changed. false: no link was read
-   * (the process is gone, or <pid>/ns could not be opened).
+   * The inode of each types[k] link into out[off + k] (0 where it cannot be read; the issue goes
+   * to `sink`), allocating nothing on a mounted procfs with koffi: the daemon compares these with
+   * what it knew and builds link objects only for a process whose namespaces changed; `list` fills
+   * its link table with them. false: no link was read (the process is gone, or <pid>/ns could not
+   * be opened).
    */
-  readNsInos(pid: number, types: readonly NsType[], out: Float64Array): boolean {
+  readNsInos(pid: number, types: readonly NsType[], out: Float64Array, off = 0, sink: IssueSink = this.onIssue): boolean {
     if ((this.fastLinks ??= nativeAvailable())) {
       const raw = rawLinkCalls();
       if (raw !== null) {
-        const r = this.readNsInosAt(raw, pid, types, out);
+        const r = this.readNsInosAt(raw, pid, types, out, off, sink);
         if (r !== null) return r;
       }
       this.fastLinks = false;
     }
-    return this.readNsInodes(pid, types, out, 0);
+    return this.readNsInodes(pid, types, out, off, sink);
   }
 
   /**
    * readNsLinks through plain fs (one readlink(2) per link, no koffi), without objects: the inode
    * of types[k] into out[off + k], 0 where that link could not be read (the issue goes to `sink`).
-   * false when the process is gone (its row all 0). Used for whole-/proc link tables
-   * (src/scan/link-table.ts), also on worker threads, where loading koffi would cost more than
-   * the two syscalls per process (open/close of <pid>/ns) it saves.
+   * false when the process is gone (its row all 0). The fallback of readNsInos when koffi is
+   * unavailable: each call walks the whole path and makes a string, about 1.3x koffi's cost here.
    */
-  readNsInodes(pid: number, types: readonly NsType[], out: Float64Array, off: number, sink: IssueSink = this.onIssue): boolean {
+  private readNsInodes(pid: number, types: readonly NsType[], out: Float64Array, off: number, sink: IssueSink): boolean {
     const dir = `${this.root}/${pid}/ns/`;
     for (let k = 0; k < types.length; k++) {
       const type = types[k] as NsType;
@@ -283,13 +283,13 @@ export class ProcReader {
    * thrown exceptions. This loop is the daemon's hot spot (8 links x every swept process). null:
    * the native open is unavailable here (ENOSYS/ENOTSUP), use fs.
    */
-  private readNsInosAt(raw: RawLinkCalls, pid: number, types: readonly NsType[], out: Float64Array): boolean | null {
-    out.fill(0, 0, types.length);
+  private readNsInosAt(raw: RawLinkCalls, pid: number, types: readonly NsType[], out: Float64Array, off: number, sink: IssueSink): boolean | null {
+    out.fill(0, off, off + types.length);
     const dir = raw.open(`${this.root}/${pid}/ns`, O_PATH | O_DIRECTORY);
     if (dir < 0) {
       const code = errnoName(raw.errno());
       if (code === 'ENOSYS' || code === 'ENOTSUP') return null;
-      this.onIssue({ pid, file: 'ns', problem: classify(code), code });
+      sink({ pid, file: 'ns', problem: classify(code), code });
       return false;
     }
     let any = false;
@@ -299,14 +299,14 @@ export class ProcReader {
         const n = raw.readlinkat(dir, type, this.linkBuf, this.linkBuf.length);
         if (n < 0) {
           const code = errnoName(raw.errno());
-          this.onIssue({ pid, file: `ns/${type}`, problem: classify(code), code });
+          sink({ pid, file: `ns/${type}`, problem: classify(code), code });
           continue;
         }
         const ino = this.inoAt(n, type);
         if (ino > 0) {
-          out[k] = ino;
+          out[off + k] = ino;
           any = true;
-        } else this.onIssue({ pid, file: `ns/${type}`, problem: 'garbage' });
+        } else sink({ pid, file: `ns/${type}`, problem: 'garbage' });
       }
     } finally {
       raw.close(dir);

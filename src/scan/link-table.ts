@@ -16,17 +16,18 @@ export interface LinkTable {
 }
 
 /**
- * Rows [from, to) of a table on one thread. On a mounted procfs, plain fs readlinks
- * (readNsInodes: no koffi to load); on a fixture tree, readNsLinks, so that its notes about
- * broken trees (an `ns` that is not a directory, ...) stay exactly what they were.
+ * Rows [from, to) of a table on one thread. On a mounted procfs, readNsInos (one O_PATH handle on
+ * <pid>/ns and a readlinkat per link through koffi, ~25 ms to load, or plain fs without it);
+ * on a fixture tree, readNsLinks, so that its notes about broken trees (an `ns` that is not a
+ * directory, ...) stay exactly what they were.
  */
-export function fillLinkRows(reader: ProcReader, table: LinkTable, from: number, to: number, sink?: Parameters<ProcReader['readNsInodes']>[4]): void {
+export function fillLinkRows(reader: ProcReader, table: LinkTable, from: number, to: number, sink?: Parameters<ProcReader['readNsInos']>[4]): void {
   const { pids, types, inos } = table;
   const t = types.length;
   for (let i = from; i < to; i++) {
     const pid = pids[i] as number;
     if (reader.procfs) {
-      reader.readNsInodes(pid, types, inos, i * t, sink);
+      reader.readNsInos(pid, types, inos, i * t, sink);
       continue;
     }
     inos.fill(0, i * t, (i + 1) * t);

@@ -3,6 +3,7 @@
  * until none is left. Imports only the reader: its start-up is what it costs before it helps.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { nativeAvailable, rawLinkCalls } from '../native/libc.js';
 import { ProcReader, type ReadIssue } from '../procfs/reader.js';
 import { fillLinkRows, type LinkTable } from './link-table.js';
 import { CHUNK_PIDS, COPYING, CTL_NEXT, DONE, FREE, RUNNING, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
@@ -16,7 +17,7 @@ function run(data: LinkWorkerData): void {
   const t = data.types.length;
   const chunks = chunkCount(pids.length);
   let issues: ReadIssue[] = [];
-  const reader = new ProcReader(data.root, { nativeLinks: false, onIssue: (i) => issues.push(i) });
+  const reader = new ProcReader(data.root, { onIssue: (i) => issues.push(i) });
   /** Private rows: written to the shared table only once the chunk is known to be still ours. */
   const table: LinkTable = { pids, types: data.types, inos: new Float64Array(pids.length * t) };
 
@@ -46,5 +47,9 @@ function run(data: LinkWorkerData): void {
 
 // Started by the daemon-less `list` before it knew its pids (link-workers.ts): the job comes as a message.
 const boot = workerData as LinkWorkerData | { waitForJob: true };
-if ('waitForJob' in boot) parentPort?.once('message', (data: LinkWorkerData) => run(data));
+if ('waitForJob' in boot) {
+  parentPort?.once('message', (data: LinkWorkerData) => run(data));
+  // koffi loads while `list` is still loading: the worker is ready to read when the job comes.
+  if (nativeAvailable()) rawLinkCalls();
+}
 else run(boot);

@@ -50,8 +50,9 @@ export interface ScanOptions {
 
 export interface ScanResult {
   rows: NamespaceRow[];
-  /** Every listed process with the namespaces that could be read, for -p and per-process views. */
-  memberships: Map<number, NsLink[]>;
+  /** Every listed process with the namespaces that could be read, for -p and per-process views.
+   * Processes in the same namespaces may share one list: never change one in place. */
+  memberships: Map<number, readonly NsLink[]>;
   /** Pids in each namespace, ascending, by inode. */
   members: Map<number, number[]>;
   /** Details read during the scan, by pid (only row processes). */
@@ -76,30 +77,45 @@ export function scanNamespaces(reader: ProcReader, users: UserNames, opts: ScanO
   const table = opts.links;
   const types = table?.types ?? opts.types ?? NS_TYPES;
   const byIno = new Map<number, NsAcc>();
-  const memberships = new Map<number, NsLink[]>();
-  const add = (pid: number, type: NsType, ino: number): NsLink => {
+  const memberships = new Map<number, readonly NsLink[]>();
+  const add = (pid: number, type: NsType, ino: number): NsAcc => {
     let acc = byIno.get(ino);
     if (!acc) {
       acc = { type, ino, pids: [], link: { type, ino } };
       byIno.set(ino, acc);
     }
     acc.pids.push(pid);
-    return acc.link;
+    return acc;
   };
 
   if (table) {
     // Same visit order and the same first-seen type per inode as the readNsLinks loop below; the
-    // NsLink objects are one per namespace, shared by its members.
+    // NsLink objects are one per namespace, shared by its members. Consecutive pids are nearly
+    // always in the same namespaces: each type's last namespace is checked before the map, and a
+    // process in exactly the previous one's namespaces shares its (read-only) membership list.
     const t = types.length;
     const { pids, inos } = table;
+    const lastIno = new Float64Array(t);
+    const lastAcc: Array<NsAcc | undefined> = new Array<NsAcc | undefined>(t);
+    const row: NsLink[] = [];
+    let prev: readonly NsLink[] | null = null;
     for (let i = 0; i < pids.length; i++) {
       const pid = pids[i] as number;
-      let links: NsLink[] | null = null;
+      row.length = 0;
       for (let k = 0; k < t; k++) {
         const ino = inos[i * t + k] as number;
-        if (ino > 0) (links ??= []).push(add(pid, types[k] as NsType, ino));
+        if (ino <= 0) continue;
+        let acc = ino === lastIno[k] ? lastAcc[k] : undefined;
+        if (acc === undefined) {
+          acc = add(pid, types[k] as NsType, ino);
+          lastIno[k] = ino;
+          lastAcc[k] = acc;
+        } else acc.pids.push(pid);
+        row.push(acc.link);
       }
-      if (links) memberships.set(pid, links);
+      if (row.length === 0) continue;
+      if (prev === null || prev.length !== row.length || row.some((l, j) => l !== prev?.[j])) prev = row.slice();
+      memberships.set(pid, prev);
     }
   } else {
     for (const pid of reader.listPids()) {
