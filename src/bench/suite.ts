@@ -11,8 +11,10 @@
  * options): spawned over a temporary plugins root, polled through its unix socket like the probe.
  *  - list: `list --json --list` vs `lsns --json --list`, --runs alternating runs, `node -e 0` floor
  *    (run before serve starts, so serve does not compete with it).
- *  - cpu: --warmup s of 1/s polls (default 45: V8 is still compiling and the first memory-reducing
- *    GCs run in serve's first ~30 s; their CPU is shown apart), then --duration s (default 60, two
+ *  - cpu: --warmup s of 1/s polls (default 120: the first memory-reducing GCs run in serve's first
+ *    ~30 s, and V8 keeps compiling the code that runs only every 10-15 s (report, hostnames,
+ *    representatives) for about two minutes: ~40 optimizing compiles between 48 s and 168 s, on
+ *    its background threads; their CPU is shown apart), then --duration s (default 60, two
  *    full rescans) of 1/s polls: the steady state's CPU (utime+stime) and VmRSS of
  *    serve, single-poll latency, and the last answer's size and `latest` entries, with the probe's
  *    cost estimated from them (issue 12's ~6 µs per entry, ~90 ms per MB).
@@ -67,7 +69,7 @@ export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     procs: 5000,
     durationSec: 60,
-    warmupSec: 45,
+    warmupSec: 120,
     runs: 7,
     trials: 6,
     singles: 300,

@@ -51,5 +51,4 @@ if ('waitForJob' in boot) {
   parentPort?.once('message', (data: LinkWorkerData) => run(data));
   // koffi loads while `list` is still loading: the worker is ready to read when the job comes.
   if (nativeAvailable()) rawLinkCalls();
-}
-else run(boot);
+} else run(boot);
