@@ -4,9 +4,8 @@
  * listen (so the first answer is never empty). SIGINT/SIGTERM: stop, remove socket and directory,
  * exit 0 within 2 s. Fatal errors: log, remove the socket, exit 1.
  */
-import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { createReportServer } from '../server/http.js';
+import { createReportServer, type ReportServer } from '../server/http.js';
 import { IncrementalSource } from '../server/incremental-source.js';
 import { setMallocArenaMax } from '../native/libc.js';
 import { SERVE_NODE_FLAGS } from './node-flags.js';
@@ -73,9 +72,9 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv =
 class Daemon {
   private reg: Registration | null = null;
   private ino: number | null = null;
-  private server: Server | null = null;
+  private server: ReportServer | null = null;
   /** Servers of earlier registrations, still finishing their connections. */
-  private readonly retired = new Set<Server>();
+  private readonly retired = new Set<ReportServer>();
   private source: IncrementalSource | null = null;
   private stopping = false;
   private watcher: NodeJS.Timeout | null = null;
