@@ -1,22 +1,33 @@
 /**
- * The latency floor of this machine for the bench: a trivial Node HTTP server that answers every
- * request with the same prepared bytes (as large as serve's gzip report), on a unix socket under
- * a plugins root like serve's, so the probe client measures it exactly as it measures serve.
+ * The latency floor of this machine for the bench: a trivial server that answers every request
+ * with the same prepared bytes (as large as serve's gzip report) and nothing else — no routing, no
+ * validation, no timeouts — on a unix socket under a plugins root like serve's, so the probe
+ * client measures it exactly as it measures serve. Like serve, it writes raw HTTP/1.1 on `net`
+ * (node:http's per-request cost was most of a burst: it would be a floor serve no longer has).
  *
  *   node dist/bench/static-server.js <plugins-root> <bytes>
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export function serveStatic(root: string, bytes: number): http.Server {
+export function serveStatic(root: string, bytes: number): net.Server {
   const dir = path.join(root, 'static-floor');
   fs.mkdirSync(dir, { recursive: true });
-  const body = Buffer.alloc(bytes, 0x61);
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length, 'Content-Encoding': 'gzip' });
-    res.end(body);
+  const head = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${bytes}\r\nConnection: keep-alive\r\n\r\n`;
+  const answer = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.alloc(bytes, 0x61)]);
+  const server = net.createServer((socket) => {
+    let pending = '';
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      // One answer per complete request head; nothing is checked.
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        pending = pending.slice(end + 4);
+        socket.write(answer);
+      }
+    });
+    socket.on('error', () => {});
   });
   server.listen(path.join(dir, 'static-floor.sock'));
   return server;
