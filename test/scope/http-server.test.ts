@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
@@ -263,4 +264,66 @@ t.test('a retired server answers with Connection: close, then its close complete
   const b = answers(Buffer.concat(got));
   t.equal(b[0]?.status, 200, 'a request in progress is still answered');
   t.equal(b[0]?.headers.get('connection'), 'close', 'with Connection: close');
+});
+
+/** Python's http.client on a unix socket: three kept-alive GETs with gzip, a HEAD, a POST with a body. */
+const PY_CLIENT = `
+import gzip, http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(sys.argv[1])
+c = C('plugin')
+out = []
+for i in range(3):
+    c.request('GET', '/report?api_version=1&probe_id=0123456789abcdef', headers={'Accept-Encoding': 'gzip'})
+    r = c.getresponse()
+    out.append([r.status, r.getheader('Content-Encoding'), gzip.decompress(r.read()).decode('latin1')])
+first = c.sock
+c.request('HEAD', '/report')
+r = c.getresponse()
+out.append([r.status, r.getheader('Content-Length'), len(r.read()), c.sock is first])
+c.request('POST', '/report', body=b'x' * 10)
+r = c.getresponse()
+out.append([r.status, r.getheader('Allow'), r.getheader('Connection'), json.loads(r.read())['error']])
+print(json.dumps(out))
+`;
+
+/** Runs a client as a child process (asynchronously: the server under test is in this process). */
+function run(cmd: string, args: readonly string[]): Promise<{ missing: boolean; code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ missing: err !== null && err.code === 'ENOENT', code, stdout, stderr });
+    });
+  });
+}
+
+t.test("independent clients: Python's http.client and curl", async (t) => {
+  const { sock } = await start(t);
+  const py = await run('python3', ['-c', PY_CLIENT, sock]);
+  if (py.missing) t.skip('python3 not installed');
+  else {
+    t.equal(py.code, 0, py.stderr);
+    const out = JSON.parse(py.stdout) as unknown[][];
+    for (let i = 0; i < 3; i++) t.same(out[i], [200, 'gzip', BODY.toString('latin1')], `GET ${i + 1} on one connection`);
+    t.same(out[3], [200, String(BODY.length), 0, true], 'HEAD: length, no body, same connection');
+    t.same(out[4], [405, 'GET, HEAD', 'close', 'method POST not allowed']);
+  }
+  const curl = await run('curl', [
+    '-sS',
+    '--unix-socket',
+    sock,
+    '--compressed',
+    '-w',
+    '%{http_code} %{num_connects}\\n',
+    '-o',
+    '/dev/null',
+    'http://plugin/report',
+    '-o',
+    '/dev/null',
+    'http://plugin/report?x=1',
+  ]);
+  if (curl.missing) t.skip('curl not installed');
+  else t.same(curl.stdout.trim().split('\n'), ['200 1', '200 0'], 'curl: two answers, the second on the first connection');
 });
