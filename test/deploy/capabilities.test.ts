@@ -15,6 +15,7 @@ import { cli } from '../support/daemon.js';
 import { loadManifests, manifestCapabilities } from '../support/deploy.js';
 import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-namespaces.js';
 import { retryWhileRacing } from '../support/stable.js';
+import { hostOf } from '../support/report.js';
 
 type Row = Record<string, unknown>;
 type Rows = Map<string, string>;
@@ -45,7 +46,7 @@ function reportRows(caps: string[] | null): Rows {
   const r = run(caps, ['report', '--hostname', HOST]);
   if (r.status !== 0) throw new Error(`report exited ${r.status}: ${r.stderr}`);
   const report = JSON.parse(r.stdout) as ScopeReport;
-  const nodes = Object.keys(report.Host.nodes);
+  const nodes = Object.keys(hostOf(report).nodes);
   if (nodes.length !== 1 || nodes[0] !== `${HOST};<host>`) throw new Error(`report nodes: ${nodes.join(', ')}`);
   const out: Rows = new Map();
   for (const [id, row] of tableRows(report, HOST)) out.set(`${id}:${row.type}`, JSON.stringify(row));

@@ -26,6 +26,7 @@ import { loadManifests, manifestCapabilities } from '../support/deploy.js';
 import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-namespaces.js';
 import { discover, ProbeClient } from '../support/probe-client.js';
 import { retryWhileRacing } from '../support/stable.js';
+import { hostOf } from '../support/report.js';
 
 type Rows = Map<string, string>;
 const HOST = os.hostname();
@@ -196,7 +197,7 @@ async function main(): Promise<void> {
           status = r.status;
           const report = r.report;
           if (report !== null) {
-            const latest = Object.values(report.Host.nodes)[0]?.latest ?? {};
+            const latest = Object.values(hostOf(report).nodes)[0]?.latest ?? {};
             const takenAt = Math.min(...Object.values(latest).map((e) => Date.parse(e.timestamp)));
             if (takenAt >= afterA) {
               served = report;
@@ -240,7 +241,7 @@ async function main(): Promise<void> {
       }
       const report: ScopeReport = b.served;
       const got: Rows = b.got;
-      t.same(Object.keys(report.Host.nodes), [`${HOST};<host>`], `one host node, the host's (${HOST}), not ${CONTAINER_HOST}`);
+      t.same(Object.keys(hostOf(report).nodes), [`${HOST};<host>`], `one host node, the host's (${HOST}), not ${CONTAINER_HOST}`);
       t.same(b.missing, [], `every host namespace is in the container's report (${b.stable} stable rows, ${attempts} bracket(s))`);
       t.same(b.changed, [], "with the same cells (NPROCS of the host's own namespaces one lower: no host-side report process then)");
       t.same(b.extra, [], 'and nothing the host does not see');

@@ -88,14 +88,20 @@ t.test('fallback: koffi unavailable gives the same table', async (t) => {
 });
 
 t.test('live /proc: worker + main == one thread (retried until two consecutive reads agree)', async (t) => {
-  if (!ProcReader.isProcfs('/proc')) return t.skip('no procfs');
+  if (!ProcReader.isProcfs('/proc')) {
+    t.skip('no procfs', () => {});
+    return;
+  }
   let prev: { kind: string; value: string } | null = null;
   for (let attempt = 0; attempt < 40; attempt++) {
     const kind = attempt % 2 === 0 ? 'parallel' : 'single';
     const r = scanWith('/proc', kind === 'parallel' ? { workers: 1, minPids: 1, waitForWorker: true } : { workers: 0 });
     if (attempt === 0) t.ok(r.workerChunks > 0, 'the worker took part');
     const value = JSON.stringify(plain(r.scan));
-    if (prev && prev.kind !== kind && prev.value === value) return t.pass(`agreed after ${attempt + 1} reads`);
+    if (prev && prev.kind !== kind && prev.value === value) {
+      t.pass(`agreed after ${attempt + 1} reads`);
+      return;
+    }
     prev = { kind, value };
   }
   t.fail('a parallel and a single-threaded read never agreed in 40 consecutive reads');

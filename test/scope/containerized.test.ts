@@ -21,6 +21,7 @@ import { tableRows, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { cli, waitFor } from '../support/daemon.js';
 import { discover, ProbeClient } from '../support/probe-client.js';
+import { hostOf } from '../support/report.js';
 
 const missing = ['unshare', 'setpriv', 'hostname'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
 if (process.getuid?.() !== 0 || missing.length > 0) t.plan(0, `needs root and ${missing.join(', ') || 'util-linux'}`);
@@ -159,7 +160,7 @@ echo $? > "$D/serve.rc"
 
     const checkReport = (t: Test, report: ScopeReport, hostname: string): void => {
       t.same(reportProblems(report, 'host-namespaces'), [], 'valid for a probe');
-      t.same(Object.keys(report.Host.nodes), [`${hostname};<host>`], `host node ${hostname};<host>`);
+      t.same(Object.keys(hostOf(report).nodes), [`${hostname};<host>`], `host node ${hostname};<host>`);
       const table = tableRows(report, hostname);
       t.match(table.get(String(containerUts)), { type: 'uts', pid: String(lowest), user: 'root', hostname: 'fake-container' }, 'container UTS row: Hostname fake-container');
       t.match(table.get(String(hostUts)), { type: 'uts', user: 'root', hostname: realHost }, 'host UTS row');

@@ -302,7 +302,7 @@ function run(cmd: string, args: readonly string[]): Promise<{ missing: boolean; 
 t.test("independent clients: Python's http.client and curl", async (t) => {
   const { sock } = await start(t);
   const py = await run('python3', ['-c', PY_CLIENT, sock]);
-  if (py.missing) t.skip('python3 not installed');
+  if (py.missing) t.skip('python3 not installed', () => {});
   else {
     t.equal(py.code, 0, py.stderr);
     const out = JSON.parse(py.stdout) as unknown[][];
@@ -324,6 +324,6 @@ t.test("independent clients: Python's http.client and curl", async (t) => {
     '/dev/null',
     'http://plugin/report?x=1',
   ]);
-  if (curl.missing) t.skip('curl not installed');
+  if (curl.missing) t.skip('curl not installed', () => {});
   else t.same(curl.stdout.trim().split('\n'), ['200 1', '200 0'], 'curl: two answers, the second on the first connection');
 });

@@ -17,6 +17,7 @@ import { tableRows, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { cli, repo } from '../support/daemon.js';
 import { smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
+import { hostOf } from '../support/report.js';
 
 t.ok(fs.existsSync(cli), 'dist/cli/main.js is built');
 
@@ -86,7 +87,7 @@ t.test('SCOPE_HOSTNAME names the host node; bad input exits 64', async (t) => {
   writeFakeProcfs(dir, smallHost().procs);
   const r = runReport(['--proc', dir], { SCOPE_HOSTNAME: 'from-env' });
   t.equal(r.status, 0);
-  t.same(Object.keys((JSON.parse(r.stdout) as ScopeReport).Host.nodes), ['from-env;<host>']);
+  t.same(Object.keys(hostOf(JSON.parse(r.stdout) as ScopeReport).nodes), ['from-env;<host>']);
   const bad = runReport(['--proc', dir, '--plugin-id', 'no_underscores']);
   t.equal(bad.status, 64);
   t.match(bad.stderr, /--plugin-id: must match Scope's plugin id rule/);

@@ -12,6 +12,7 @@ import { hostNodeId, resolveHostname } from '../../src/scope/host.js';
 import { buildReport, tableRows, TABLE_PREFIX, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
+import { hostOf } from '../support/report.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-report-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -101,14 +102,14 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
   t.equal(table.get(String(net?.ns))?.['hostname'], undefined, 'no Hostname cell on other types');
   t.same(table.get('4026532999'), { ns: '4026532999', type: 'uts', nprocs: '0', pid: '', user: '', command: '', hostname: 'pinned' });
   t.same(table.get('4026533000'), { ns: '4026533000', type: 'uts', nprocs: '0', pid: '', user: '', command: '' }, 'unknown hostname: no cell at all');
-  const keys = Object.keys(r.Host.nodes['node-a;<host>']?.latest ?? {});
+  const keys = Object.keys(hostOf(r).nodes['node-a;<host>']?.latest ?? {});
   t.equal(keys.filter((k) => k.endsWith('___hostname')).length, 3);
   t.equal(keys.length, (rows.length + 2) * 6 + 3);
 
   // A Hostname cell is only valid because the template declares the column.
   const undeclared = JSON.parse(JSON.stringify(r)) as ScopeReport;
-  const tpl = undeclared.Host.table_templates[TABLE_PREFIX];
-  if (tpl) tpl.columns = tpl.columns.filter((c) => c.id !== 'hostname');
+  const tpl = hostOf(undeclared).table_templates[TABLE_PREFIX];
+  if (tpl) tpl.columns = (tpl.columns ?? []).filter((c) => c.id !== 'hostname');
   t.match(
     reportProblems(undeclared, 'host-namespaces')
       .map((p) => p.message)
@@ -130,7 +131,7 @@ t.test('the schema encodes the probe rules', async (t) => {
     t.ok(problems.length > 0, `${what}: rejected`);
     t.match(problems.map((p) => `${p.path}: ${p.message}`).join('\n'), expect, what);
   };
-  const latest = (r: ScopeReport): Record<string, unknown> => r.Host.nodes['node-a;<host>']?.latest ?? {};
+  const latest = (r: ScopeReport): Record<string, unknown> => hostOf(r).nodes['node-a;<host>']?.latest ?? {};
   const firstKey = Object.keys(report.Host.nodes['node-a;<host>']?.latest ?? {})[0] ?? '';
 
   bad(
@@ -185,7 +186,7 @@ t.test('the schema encodes the probe rules', async (t) => {
   bad(
     'empty columns of a multicolumn table',
     (r) => {
-      const tpl = r.Host.table_templates[TABLE_PREFIX];
+      const tpl = hostOf(r).table_templates[TABLE_PREFIX];
       if (tpl) tpl.columns = [];
     },
     /columns/,
@@ -243,27 +244,27 @@ t.test('the schema encodes the probe rules', async (t) => {
   bad(
     'node id differs from its key',
     (r) => {
-      (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'x;<host>';
+      (hostOf(r).nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'x;<host>';
     },
     /differs from its key/,
   );
   bad(
     'host node key without ;<host>',
     (r) => {
-      r.Host.nodes['node-a'] = { latest: {} };
+      hostOf(r).nodes['node-a'] = { latest: {} };
     },
     /<host>/,
   );
   bad(
     'unknown node key',
     (r) => {
-      (r.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['Latest'] = {};
+      (hostOf(r).nodes['node-a;<host>'] as unknown as Record<string, unknown>)['Latest'] = {};
     },
     /Latest/,
   );
 
   const ok = clone();
-  (ok.Host.nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'node-a;<host>';
+  (hostOf(ok).nodes['node-a;<host>'] as unknown as Record<string, unknown>)['id'] = 'node-a;<host>';
   t.same(reportProblems(ok, 'host-namespaces'), [], 'a node id equal to its key is fine');
   const zone = clone();
   latest(zone)[firstKey] = { timestamp: '2026-01-02T04:04:05.123456789+01:00', value: 'x' };
