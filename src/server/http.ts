@@ -61,9 +61,21 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
-/** One line per header; `extra` lines are added as they are. */
+/** The Date header's value (RFC 9110 5.6.7), made once per second. */
+let dateSecond = -1;
+let dateText = '';
+function httpDate(nowMs: number): string {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/** Status line, Date, the fields in order, Connection. */
 function headText(status: number, fields: ReadonlyArray<readonly [string, string | number]>, keepAlive: boolean): string {
-  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n`;
+  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nDate: ${httpDate(Date.now())}\r\n`;
   for (const [name, value] of fields) s += `${name}: ${value}\r\n`;
   return `${s}Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
 }
@@ -73,10 +85,11 @@ function errorAnswer(status: number, message: string, keepAlive: boolean, extra:
   return Buffer.from(headText(status, [['Content-Type', 'application/json'], ['Content-Length', Buffer.byteLength(body)], ...extra], keepAlive) + body, 'utf8');
 }
 
-/** Heads of the 200 answer, made once per snapshot and check time (they carry both). */
+/** Heads of the 200 answer, made once per snapshot, check time and second (they carry all three). */
 interface PreparedHeads {
   snap: ServedSnapshot;
   checkedAt: number;
+  second: number;
   gzip: Buffer;
   plain: Buffer;
   /** Head and body in one buffer, made on first use (the probe only ever asks for gzip). */
@@ -98,6 +111,7 @@ function prepareHeads(snap: ServedSnapshot): PreparedHeads {
   return {
     snap,
     checkedAt: snap.checkedAt,
+    second: Math.floor(Date.now() / 1000),
     gzip: Buffer.from(headText(200, fields(snap.gzip, true), true), 'latin1'),
     plain: Buffer.from(headText(200, fields(snap.body, false), true), 'latin1'),
     gzipAnswer: null,
@@ -233,7 +247,7 @@ export class ReportServer extends net.Server {
     const snap = this.current();
     if (snap === null) return errorAnswer(503, 'no snapshot yet', keepAlive);
     let heads = this.heads;
-    if (heads === null || heads.snap !== snap || heads.checkedAt !== snap.checkedAt) heads = this.heads = prepareHeads(snap);
+    if (heads === null || heads.snap !== snap || heads.checkedAt !== snap.checkedAt || heads.second !== Math.floor(Date.now() / 1000)) heads = this.heads = prepareHeads(snap);
     const gzip = acceptsGzip(req.acceptEncoding);
     this.log.trace({ gzip, seq: snap.seq }, 'report served');
     if (!keepAlive) {

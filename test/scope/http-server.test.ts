@@ -109,6 +109,8 @@ t.test("node:http's client: gzip and identity answers on one kept-alive connecti
   t.equal(gz.headers['x-snapshot-seq'], '7');
   t.equal(gz.headers['x-snapshot-time'], '2026-12-01T00:00:00.000Z');
   t.equal(gz.headers['connection'], 'keep-alive');
+  const date = Date.parse(gz.headers['date'] ?? '');
+  t.ok(Math.abs(date - Date.now()) < 60_000, `Date header is now: ${gz.headers['date'] ?? '(none)'}`);
   const plain = await httpGet(sock, agent, { 'Accept-Encoding': 'gzip;q=0, br' });
   t.equal(plain.headers['content-encoding'], undefined);
   t.same(plain.body, BODY, 'identity body is the snapshot');
