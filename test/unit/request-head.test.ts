@@ -1,7 +1,7 @@
 /** The server's request-head parser on hand-written heads, and on generated valid requests and their prefixes. */
 import t from 'tap';
 import { METHODS, parseRequestHead, type HeadResult } from '../../src/server/request-head.js';
-import { forAll, type Rng } from '../support/prop.js';
+import { forAll, gen, type Rng } from '../support/prop.js';
 
 const MAX = 8 * 1024;
 const parse = (s: string, start = 0, max = MAX): HeadResult => parseRequestHead(Buffer.from(s, 'latin1'), start, max);
@@ -149,6 +149,21 @@ t.test('generated valid requests parse to their parts; every prefix of one is in
       const prefix = g.text.slice(0, cut % g.text.length);
       const part = parse(prefix);
       if (part.kind !== 'incomplete') throw new Error(`prefix ${JSON.stringify(prefix)} gave ${JSON.stringify(part)}`);
+    },
+  );
+});
+
+t.test('arbitrary bytes: never a throw, always one of the three answers, a request never past the bytes', async (t) => {
+  forAll(
+    t,
+    'arbitrary bytes',
+    (r) => ({ text: gen.oneOf(gen.latin1(300), (q) => 'GET / HTTP/1.1\r\n' + gen.from('ab: \r\n\t\0', 200)(q))(r), start: r.int(0, 20) }),
+    ({ text, start }) => {
+      const buf = Buffer.from(text, 'latin1');
+      const res = parseRequestHead(buf, Math.min(start, buf.length), 256);
+      if (res.kind === 'request') return res.end > 0 && res.end <= buf.length && METHODS.has(res.method);
+      if (res.kind === 'error') return [400, 431, 505].includes(res.status) && res.reason.length > 0;
+      return res.kind === 'incomplete';
     },
   );
 });
