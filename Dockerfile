@@ -9,7 +9,7 @@
 # Least privilege (the capabilities are explained in native-notes/capabilities.md) and the
 # Kubernetes DaemonSet (manifests/) are in the README's "Deployment" section.
 #
-# Stages: `build` compiles TypeScript with every dependency; `deps` installs the production
+# Stages: `build` compiles TypeScript and bundles the CLI (dist/cli/) with every dependency; `deps` installs the production
 # dependencies only (koffi + its prebuilt platform package, pino, zod); the runtime stage is
 # distroless Node 20 on Debian 12: no shell, no package manager and no util-linux (so no lsns) —
 # the plugin reads /proc itself. Node itself links libstdc++ and libgcc_s, so the image carries
@@ -23,7 +23,7 @@ FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json esbuild.config.mjs ./
 COPY src ./src
 RUN npm run build
 

@@ -2,7 +2,7 @@
  * `npm run bench`: issue 12's figures in one run, one table (each figure beside its target) and
  * the same figures as JSON.
  *
- *   node dist/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
+ *   node dist/lib/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
  *     [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness]
  *     [--serve-arg ARG]...
  *
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const wantLsns = a.only.has('list') && !a.skipLsns;
   if (wantLsns && !fs.existsSync(a.lsns)) throw new Error(`${a.lsns} not found; the ratio needs lsns measured in the same run (or --skip-lsns)`);
-  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
   const log = (msg: string): void => void process.stderr.write(`bench: ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
   const sleepers: Sleepers[] = [];

@@ -15,12 +15,12 @@ export type { UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
 
 /**
  * Where the compiled worker is: next to this module when running from dist/; when this module runs
- * from src/ (tap/tsx running TypeScript), the compiled copy in dist/native/ (build first).
+ * from src/ (tap/tsx running TypeScript), tsc's copy in dist/lib/native/ (build first).
  */
 export function resolveUtsWorkerUrl(): URL {
   const beside = new URL('./uts-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(beside))) return beside;
-  const fromSrc = new URL('../../dist/native/uts-worker.js', import.meta.url);
+  const fromSrc = new URL('../../dist/lib/native/uts-worker.js', import.meta.url);
   if (import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(fromSrc))) return fromSrc;
   return beside;
 }

@@ -17,11 +17,11 @@ export const PARALLEL_MIN_PIDS = 1000;
 /** Workers besides the main thread, at most (one per further core). */
 const MAX_WORKERS = 3;
 
-/** The compiled worker next to this module; from the TypeScript sources (tests), the one in dist/. */
+/** The compiled worker next to this module; from the TypeScript sources (tests), tsc's copy in dist/lib/. */
 export function resolveLinkWorkerUrl(): URL {
   const beside = new URL('./link-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(beside))) return beside;
-  return new URL('../../dist/scan/link-worker.js', import.meta.url);
+  return new URL('../../dist/lib/scan/link-worker.js', import.meta.url);
 }
 
 /**

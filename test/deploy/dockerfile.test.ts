@@ -2,7 +2,7 @@
  * The Dockerfile, checked statically (no Docker engine here): multi-stage build, production-only
  * runtime with koffi's optional platform package kept, no util-linux, ENTRYPOINT/HEALTHCHECK/
  * VOLUME/USER, and a .dockerignore that keeps the build context small. The paths the image uses
- * are checked against the repository (dist/cli/main.js is what `npm run build` produces).
+ * are checked against the repository (dist/cli/main.js is the bundle `npm run build` produces).
  */
 import { SERVE_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import * as fs from 'node:fs';
@@ -125,9 +125,14 @@ t.test('no util-linux in the image', async (t) => {
 });
 
 t.test('ENTRYPOINT serve, HEALTHCHECK check, VOLUME, USER', async (t) => {
-  t.ok(fs.existsSync(path.join(repo, 'src', 'cli', 'main.ts')), 'src/cli/main.ts compiles to dist/cli/main.js');
-  const tsconfig = JSON.parse(fs.readFileSync(path.join(repo, 'tsconfig.json'), 'utf8')) as { compilerOptions: { rootDir: string; outDir: string } };
-  t.same([tsconfig.compilerOptions.rootDir, tsconfig.compilerOptions.outDir], ['src', 'dist'], 'tsc maps src/ to dist/');
+  t.ok(fs.existsSync(path.join(repo, 'src', 'cli', 'main.ts')), 'src/cli/main.ts is bundled into dist/cli/main.js');
+  const bundler = fs.readFileSync(path.join(repo, 'esbuild.config.mjs'), 'utf8');
+  t.match(bundler, /main: 'src\/cli\/main\.ts'/, 'the bundle config takes src/cli/main.ts');
+  t.match(bundler, /const outdir = 'dist\/cli';/, '... and writes dist/cli/');
+  const copied = of(stage('build'), 'COPY')
+    .map((i) => i.args)
+    .join(' ');
+  t.match(copied, /esbuild\.config\.mjs/, 'the build stage has the bundle config');
   t.equal(of(runtime, 'WORKDIR').at(-1)?.args, '/app');
 
   const entry = of(runtime, 'ENTRYPOINT');

@@ -48,6 +48,16 @@ for (const root of fixtures) {
   });
 }
 
+t.test('the bundled worker beside the shipped CLI (dist/cli/link-worker.js) reads chunks too', async (t) => {
+  const bundled = pathToFileURL(path.join(repo, 'dist', 'cli', 'link-worker.js'));
+  t.ok(fs.existsSync(fileURLToPath(bundled)), 'the bundle has its link worker (npm run build)');
+  const root = fixtures[0] as string;
+  const classic = scanWith(root, 'classic');
+  const parallel = scanWith(root, { ...forced, waitForWorker: true, workerUrl: bundled });
+  t.ok(parallel.workerChunks > 0, `the bundled worker read ${parallel.workerChunks} chunk(s)`);
+  t.same(plain(parallel.scan), plain(classic.scan), 'with the bundled worker == readNsLinks loop');
+});
+
 t.test('busy fixture: every issue comes out once, whoever read the pid', async (t) => {
   const root = fixtures[1] as string;
   const single: ReadIssue[] = [];

@@ -95,7 +95,7 @@ t.test('SCOPE_NAMESPACES_NATIVE=off in a fresh process', async (t) => {
   ensureBuilt();
   const script = `
     process.on('warning', (w) => console.log('WARN', w.code));
-    const m = await import(${JSON.stringify(`${repoRoot}dist/native/nsfs.js`)});
+    const m = await import(${JSON.stringify(`${repoRoot}dist/lib/native/nsfs.js`)});
     console.log(m.nsParent('/proc/self/ns/pid').code);
     console.log(m.nsType('/proc/self/ns/pid').code);
     await new Promise((r) => setTimeout(r, 10));`;
@@ -109,7 +109,7 @@ t.test('SCOPE_NAMESPACES_NATIVE=off in a fresh process', async (t) => {
 t.test('an idle UTS worker does not keep the process alive', async (t) => {
   ensureBuilt();
   const script = `
-    const m = await import(${JSON.stringify(`${repoRoot}dist/native/uts.js`)});
+    const m = await import(${JSON.stringify(`${repoRoot}dist/lib/native/uts.js`)});
     const r = await m.hostUtsHostname();
     console.log(r.ok ? r.value : r.code);`;
   const start = Date.now();

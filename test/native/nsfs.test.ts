@@ -151,7 +151,7 @@ t.test('owner uid of a user ns created by an unprivileged uid', async (t) => {
 t.test("EPERM past the caller's scope (ioctl from inside a user ns)", async (t) => {
   ensureBuilt();
   const script = `
-    const m = await import(${JSON.stringify(`${repoRoot}dist/native/nsfs.js`)});
+    const m = await import(${JSON.stringify(`${repoRoot}dist/lib/native/nsfs.js`)});
     const r = m.nsParent('/proc/self/ns/user');
     const o = m.nsOwner('/proc/self/ns/user');
     const p = m.nsOwner('/proc/self/ns/pid');

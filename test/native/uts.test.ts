@@ -23,9 +23,9 @@ async function utsHolder(t: TapLike, name: string): Promise<number> {
   return h.pid;
 }
 
-t.test('worker is found in dist/ when running from src/', async (t) => {
+t.test('worker is found in dist/lib/ when running from src/', async (t) => {
   const url = resolveUtsWorkerUrl();
-  t.match(url.pathname, /\/dist\/native\/uts-worker\.js$/);
+  t.match(url.pathname, /\/dist\/lib\/native\/uts-worker\.js$/);
   t.ok(statSync(url).isFile());
 });
 
@@ -153,8 +153,8 @@ t.test('InThreadUtsReader: setns+uname on the calling worker thread, which retur
   const before = mainThreadState();
   const { Worker } = await import('node:worker_threads');
   const { pathToFileURL } = await import('node:url');
-  const modUrl = pathToFileURL(join(import.meta.dirname, '../../dist/native/uts-read.js')).href;
-  const libcUrl = pathToFileURL(join(import.meta.dirname, '../../dist/native/libc.js')).href;
+  const modUrl = pathToFileURL(join(import.meta.dirname, '../../dist/lib/native/uts-read.js')).href;
+  const libcUrl = pathToFileURL(join(import.meta.dirname, '../../dist/lib/native/libc.js')).href;
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const fs = require('node:fs');
