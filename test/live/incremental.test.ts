@@ -52,20 +52,53 @@ function commandOf(pid: number): string {
 
 const rowOf = (s: IncrementalScanner, ns: number): NamespaceRow | undefined => s.rows.find((r) => r.ns === ns);
 
-async function send(child: ChildProcess, line: string, expect = 'ok'): Promise<void> {
-  const out = child.stdout;
-  if (!out) throw new Error('no stdout');
-  const got = new Promise<string>((resolve) => out.once('data', (d: Buffer) => resolve(d.toString().trim())));
+/**
+ * The controller's replies, a line at a time: a pipe read may hold part of a line or several
+ * lines (print's text and its newline can come as separate writes), so replies are framed by
+ * newlines, never by read boundaries.
+ */
+function replies(child: ChildProcess): () => Promise<string> {
+  const lines: string[] = [];
+  const waiting: Array<(line: string) => void> = [];
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      const next = waiting.shift();
+      if (next) next(line);
+      else lines.push(line);
+    }
+  });
+  return () => {
+    const line = lines.shift();
+    return line !== undefined ? Promise.resolve(line) : new Promise<string>((resolve) => waiting.push(resolve));
+  };
+}
+
+async function send(child: ChildProcess, nextReply: () => Promise<string>, line: string, expect = 'ok'): Promise<void> {
   child.stdin?.write(`${line}\n`);
-  const reply = await got;
-  if (!reply.startsWith(expect)) throw new Error(`controller said ${reply} to ${line}`);
+  const reply = await nextReply();
+  if (!reply.startsWith(expect)) throw new Error(`controller said ${JSON.stringify(reply)} to ${line}`);
+}
+
+/** The children of pid (the controller's forks), for cleanup: read before pid is killed. */
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async (t) => {
   const child = spawn('unshare', ['--ipc', 'python3', '-c', CONTROLLER], { stdio: ['pipe', 'pipe', 'inherit'] });
   const extra: number[] = [];
+  const nextReply = replies(child);
   t.teardown(() => {
-    for (const pid of [child.pid, ...extra]) {
+    // A fork the test failed before recording would hold the controller's stdout open for 300 s.
+    const forks = child.pid === undefined ? [] : childrenOf(child.pid);
+    for (const pid of [child.pid, ...extra, ...forks]) {
       if (pid === undefined) continue;
       try {
         process.kill(pid, 'SIGKILL');
@@ -74,7 +107,7 @@ t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async
       }
     }
   });
-  await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+  t.equal(await nextReply(), 'ready', 'the controller is up');
   const pid = child.pid as number;
   const ipc = ino(pid, 'ipc');
   const fast = scanner(3_600_000);
@@ -86,7 +119,7 @@ t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async
   // Old enough that it is no longer re-read as young.
   for (let i = 0; i < 5; i++) runTick(fast);
 
-  await send(child, 'unshare-uts');
+  await send(child, nextReply, 'unshare-uts');
   const uts = ino(pid, 'uts');
   runTick(fast);
   t.notOk(rowOf(fast, uts), 'its own unshare is not seen before the sweep (the documented bound)');
@@ -94,11 +127,11 @@ t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async
   runTick(swept);
   t.match(rowOf(swept, uts), { pid, nprocs: 1 }, 'seen once the sweep has re-read it');
 
-  await send(child, 'setuid 65534');
+  await send(child, nextReply, 'setuid 65534');
   runTick(fast);
   t.match(rowOf(fast, ipc), { pid, uid: 65534 }, 'setuid is seen by the next tick');
 
-  await send(child, 'fork');
+  await send(child, nextReply, 'fork');
   runTick(fast);
   t.match(rowOf(fast, ipc), { pid, nprocs: 2 }, 'a new process in the namespace is counted');
   const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).map(Number);
