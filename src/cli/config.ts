@@ -204,7 +204,7 @@ export async function parseServeConfig(argv: readonly string[], env: NodeJS.Proc
       fullRescanMs: str(v['full-rescan']) ?? DEFAULT_FULL_RESCAN,
       proc,
       topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES,
-      processNodes: str(v['process-nodes']) ?? 'isolated',
+      processNodes: str(v['process-nodes']) ?? 'distinct',
       logLevel: levelFromFlag ?? envStr(env, 'LOG_LEVEL') ?? 'info',
       logFormat: formatFromFlag ?? envStr(env, 'LOG_FORMAT') ?? 'auto',
     },
@@ -230,7 +230,7 @@ export async function parseReportConfig(argv: readonly string[], env: NodeJS.Pro
       hostnameFallback: host.fallback,
       pluginId: str(v['plugin-id']) ?? DEFAULT_PLUGIN_ID,
       topologies: str(v['topologies']) ?? DEFAULT_TOPOLOGIES,
-      processNodes: str(v['process-nodes']) ?? 'isolated',
+      processNodes: str(v['process-nodes']) ?? 'distinct',
     },
     { hostname: hostnameSourceName(host.source, proc) },
   );

@@ -11,8 +11,10 @@ Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdou
                    host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --plugin-id ID   plugin id in the spec (default host-namespaces)
   --topologies LIST  any of host,process,container, comma-separated (default all three)
-  --process-nodes MODE  isolated (default): Process nodes only for processes in a container or
-                   with a namespace that is not the host's; all: for every process
+  --process-nodes MODE  distinct (default): Process nodes for processes outside containers with
+                   a non-host namespace and for processes in a container with a namespace
+                   that is not their container's; isolated: every process in a container or
+                   with a non-host namespace; all: every process
 `;
 
 export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

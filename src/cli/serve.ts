@@ -34,9 +34,11 @@ Options:
   --full-rescan DURATION  every process's namespaces are read again within this period
                        (default 30s, 5s .. 1h, not below --interval): what a long-lived
                        process's own setns/unshare can leave stale, at most
-  --process-nodes MODE isolated (default): Process nodes only for processes in a container
-                       or with a namespace that is not the host's (the others are counted
-                       on the Host node); all: a node for every process (small hosts)
+  --process-nodes MODE distinct (default): a Process node for a process outside containers
+                       with a namespace that is not the host's, and for a process in a
+                       container with a namespace that is not its container's (the Container
+                       node shows the others'); isolated: every process in a container or
+                       with a non-host namespace; all: every process (small hosts)
   --proc DIR           procfs to scan (default /proc)
   --topologies LIST    which Scope topologies to report: any of host,process,container,
                        comma-separated (default host,process,container)

@@ -4,8 +4,8 @@
  * /work/shared/scope-protocol.md and schema.ts for the rules it must satisfy.
  */
 import { bytesToUnicode } from '../procfs/bytes.js';
-import type { NamespaceRow } from '../scan/namespaces.js';
 import { hostNodeId } from './host.js';
+import { MERGED_SEPARATOR, type HostTableRow } from './host-rows.js';
 
 export const DEFAULT_PLUGIN_ID = 'host-namespaces';
 /** Scope's rule for plugin ids (derived from the socket's file name). */
@@ -140,20 +140,21 @@ export function cellKey(rowId: string, column: CellSource): string {
 /**
  * The cell values of one row, as the table shows them (Unicode strings). Rows of namespaces no
  * process is in (NPROCS 0) have empty Pid and Command cells. `hostname` is present only for uts
- * rows whose hostname is known, `container` only for rows with a container; no cell (no latest
- * key) otherwise.
+ * rows (or merged rows with a uts namespace) whose hostname is known, `container` only for rows
+ * with a container; no cell (no latest key) otherwise. A merged row (host-rows.ts) lists its
+ * namespaces' inodes and types, in the same order, in NS and Type.
  */
-export function rowCells(row: NamespaceRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname' | 'container'>, string> {
+export function rowCells(row: HostTableRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname' | 'container'>, string> {
   return {
-    ns: String(row.ns),
-    type: row.type,
+    ns: row.merged ? row.merged.map((m) => String(m.ns)).join(MERGED_SEPARATOR) : String(row.ns),
+    type: row.merged ? row.merged.map((m) => m.type).join(MERGED_SEPARATOR) : row.type,
     nprocs: String(row.nprocs),
     pid: row.pid === null ? '' : String(row.pid),
     user: row.user === null ? '' : bytesToUnicode(row.user),
     command: row.command === null ? '' : bytesToUnicode(row.command),
     ...(row.container !== undefined ? { container: row.container } : {}),
     // uname() nodename is already decoded as UTF-8 (native/libc.ts), unlike the byte-string columns.
-    ...(row.type === 'uts' && row.hostname !== undefined ? { hostname: bytesToUnicode(row.hostname) } : {}),
+    ...((row.type === 'uts' || row.merged?.some((m) => m.type === 'uts') === true) && row.hostname !== undefined ? { hostname: bytesToUnicode(row.hostname) } : {}),
   };
 }
 
@@ -165,8 +166,8 @@ export function tableTemplate(): TableTemplate {
   return { id: TABLE_PREFIX, label: TABLE_LABEL, prefix: TABLE_PREFIX, type: 'multicolumn-table', columns: COLUMNS.map((c) => ({ ...c })) };
 }
 
-/** The Host node's latest map: the seed's table, one row per namespace. */
-export function hostTableLatest(rows: readonly NamespaceRow[], timestamp: string): Record<string, LatestEntry> {
+/** The Host node's latest map: the Host Namespaces table, one row per namespace or merged set. */
+export function hostTableLatest(rows: readonly HostTableRow[], timestamp: string): Record<string, LatestEntry> {
   const latest: Record<string, LatestEntry> = {};
   for (const row of rows) {
     // Row id = the inode: the app sorts rows by id, so the table comes out in NS order like lsns.
@@ -180,8 +181,8 @@ export function hostTableLatest(rows: readonly NamespaceRow[], timestamp: string
   return latest;
 }
 
-/** The seed's report: the Host topology only. See topologies.ts for Process and Container. */
-export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): ScopeReport & { Host: NonNullable<ScopeReport['Host']> } {
+/** The Host topology's table and the plugin spec. See topologies.ts for the whole report. */
+export function hostTableReport(rows: readonly HostTableRow[], ctx: ReportContext): ScopeReport & { Host: NonNullable<ScopeReport['Host']> } {
   const latest = hostTableLatest(rows, rfc3339(ctx.now));
   return {
     Host: {
@@ -190,25 +191,6 @@ export function buildReport(rows: readonly NamespaceRow[], ctx: ReportContext): 
     },
     Plugins: [pluginSpec(ctx.pluginId)],
   };
-}
-
-/** Rows back out of a report's table (for tests and `check`): row id -> column key -> value. */
-export function tableRows(report: ScopeReport, hostname: string): Map<string, Record<string, string>> {
-  const out = new Map<string, Record<string, string>>();
-  const node = report.Host?.nodes[hostNodeId(hostname)];
-  if (!node) return out;
-  for (const [key, entry] of Object.entries(node.latest)) {
-    if (!key.startsWith(TABLE_PREFIX)) continue;
-    const rest = key.slice(TABLE_PREFIX.length);
-    const at = rest.indexOf(CELL_SEPARATOR);
-    if (at < 0) continue;
-    const rowId = rest.slice(0, at);
-    const col = rest.slice(at + CELL_SEPARATOR.length).replace(/^host-namespaces-/, '');
-    let row = out.get(rowId);
-    if (!row) out.set(rowId, (row = {}));
-    row[col] = entry.value;
-  }
-  return out;
 }
 
 /**

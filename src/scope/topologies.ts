@@ -1,30 +1,33 @@
 /**
  * The Process and Container topologies, the Host node's namespace-count metric, and the report
- * that combines them with the seed's Host table, as chosen by `--topologies`.
+ * that combines them with the Host table, as chosen by `--topologies`.
  *
- * Process node `<hostname>;<pid>` (same hostname as the Host node): a "Namespaces" property list
- * with a row per namespace type, and a "Host namespaces" row (scope/isolation.ts: which of net,
- * pid, ipc, uts, mnt are the host's, or "isolated").
- * Container node `<64-hex id>;<container>`: a Type / NS / Host? table of the container's
- * namespaces, the same "Host namespaces" row plus "Shared with host by default" (user, cgroup,
- * time), its runtime (as its cgroup path names it), pod UID and process count.
- * Host node: the seed's table, a summary (scope/host-summary.ts) and the namespace-count metric.
+ * What is shown where grows with the distinct namespace sets, not with the processes:
+ * - Container node `<64-hex id>;<container>`: a "Namespaces" property list with a row for each
+ *   type whose namespace is not the host's (`<inode>`), "Host namespaces" (scope/isolation.ts:
+ *   which of net, pid, ipc, uts, mnt are the host's, or "isolated"), "Shared with host by default"
+ *   (user, cgroup, time), its runtime (as its cgroup path names it), pod UID and process count.
+ *   Together they name every one of the container's eight namespaces.
+ * - Process node `<hostname>;<pid>` (same hostname as the Host node), by ProcessNodesMode: the
+ *   same property list with a row per type (`<inode>` or `<inode> (host)`) and "Host namespaces".
+ *   By default only processes whose namespaces their container's node does not already say.
+ * - Host node: the Host table (host-rows.ts), a summary (host-summary.ts) and the metric.
  * The ids are Scope's own (report.MakeProcessNodeID / MakeContainerNodeID), so the app merges our
  * entries into the nodes its probe reports. Nodes carry no `id`/`topology` (see scope-protocol.md).
  *
- * Keys are short on purpose: at 5,000 processes the Process topology is 120,000 table cells, and
- * every byte of a key is repeated that often (see the size test in test/scope/topologies.test.ts).
+ * Keys are short on purpose: every byte of a key is repeated once per node, and the probe decodes
+ * the whole report every second.
  */
 import { shortId, type ContainerRef } from '../procfs/cgroup.js';
 import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
-import { isHostNs, nsByType, type ContainerInfo, type InitialNamespaces, type NsByType } from '../scan/containers.js';
+import { isHostNs, nsByType, type ContainerInfo, type InitialNamespaces } from '../scan/containers.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
+import type { HostTableRow } from './host-rows.js';
 import { hostNodeId } from './host.js';
 import { hostMetadataTemplates, hostSummaryLatest } from './host-summary.js';
 import { defaultSharedLabel, hostSharing, hostSharingLabel } from './isolation.js';
 import {
-  buildReport,
-  CELL_SEPARATOR,
+  hostTableReport,
   rfc3339,
   setJsonFragment,
   type LatestEntry,
@@ -42,25 +45,25 @@ import {
 export const TOPOLOGY_NAMES = ['host', 'process', 'container'] as const;
 export type TopologyName = (typeof TOPOLOGY_NAMES)[number];
 /**
- * Which processes get a Process node. `isolated` (default): those with at least one namespace that
- * is not the host's, or in a container; the others, whose eight namespaces are all the host's,
- * are only counted on the Host node. `all`: every process (small nodes; the report then grows
- * with the number of processes, ~9 latest entries each, which the probe decodes every second).
+ * Which processes get a Process node.
+ * - `distinct` (default): a process outside containers with at least one namespace that is not
+ *   the host's; a process in a container with a namespace that is not its container's (the
+ *   Container node shows the others' namespaces). Host-only processes are counted on the Host node.
+ * - `isolated`: every process in a container or with a namespace that is not the host's.
+ * - `all`: every process.
+ * The last two make the report grow with the number of processes, ~10 latest entries each, which
+ * the probe decodes every second: for small hosts.
  */
-export const PROCESS_NODES_MODES = ['isolated', 'all'] as const;
+export const PROCESS_NODES_MODES = ['distinct', 'isolated', 'all'] as const;
 export type ProcessNodesMode = (typeof PROCESS_NODES_MODES)[number];
 
-/** Prefix of the Container nodes' namespaces table (multicolumn: Type / NS / Host?). */
-export const NS_TABLE_PREFIX = 'hns-table-';
 /**
- * Prefix of the Process nodes' namespaces table, a property list: one row per type, labelled with
- * the type, valued `<inode>` or `<inode> (host)`. A multicolumn table would take three cells per
- * type: 24 latest entries per process, an 11 MB report at 5,000 processes, which the probe must
- * read and decode inside its 500 ms. This takes 8 entries per process and shows the same.
+ * Prefix of the Process and Container nodes' namespaces table, a property list: one row per type,
+ * labelled with the type, valued `<inode>` or `<inode> (host)`. A multicolumn table would take
+ * three cells per type (Type / NS / Host?), three times the latest entries for the same facts.
  */
 export const PROC_TABLE_PREFIX = 'hns-ns-';
 export const HOST_MARK = ' (host)';
-export const NS_COLUMNS = { type: 'hns-type', ino: 'hns-ino', host: 'hns-host' } as const;
 export const META = {
   shared: 'hns-shared',
   sharedDefault: 'hns-shared-default',
@@ -75,15 +78,6 @@ export const HOST_ONLY_LABEL = 'Processes in host namespaces only';
 export const HOST_COUNT_METRIC = 'host-namespaces-count';
 export const SHARED_LABEL = 'Host namespaces';
 export const SHARED_DEFAULT_LABEL = 'Shared with host by default';
-
-/** Row id of a type: its lsns position first, so the five rows the UI shows are mnt net pid uts ipc. */
-export function nsRowId(type: NsType): string {
-  return `${NS_TYPES.indexOf(type)}-${type}`;
-}
-
-export function nsCellKey(type: NsType, column: (typeof NS_COLUMNS)[keyof typeof NS_COLUMNS]): string {
-  return `${NS_TABLE_PREFIX}${nsRowId(type)}${CELL_SEPARATOR}${column}`;
-}
 
 export function processNodeId(hostname: string, pid: number): string {
   return `${hostname};${pid}`;
@@ -101,20 +95,6 @@ export function procTableTemplate(): TableTemplate {
 export function procNsValue(initial: InitialNamespaces, type: NsType, ino: number): string {
   const host = isHostNs(initial, type, ino);
   return host === null ? `${ino} (host?)` : host ? `${ino}${HOST_MARK}` : String(ino);
-}
-
-export function nsTableTemplate(): TableTemplate {
-  return {
-    id: NS_TABLE_PREFIX,
-    label: 'Namespaces',
-    prefix: NS_TABLE_PREFIX,
-    type: 'multicolumn-table',
-    columns: [
-      { id: NS_COLUMNS.type, label: 'Type', dataType: '' },
-      { id: NS_COLUMNS.ino, label: 'NS', dataType: 'number' },
-      { id: NS_COLUMNS.host, label: 'Host?', dataType: '' },
-    ],
-  };
 }
 
 const meta = (id: string, label: string, priority: number, dataType: MetadataTemplate['dataType'] = ''): MetadataTemplate => ({ id, label, dataType, priority, from: 'latest' });
@@ -141,18 +121,6 @@ export function hostMetricTemplates(): Record<string, MetricTemplate> {
   return { [HOST_COUNT_METRIC]: { id: HOST_COUNT_METRIC, label: 'Namespaces', format: 'integer', priority: 20 } };
 }
 
-/** The namespaces table cells of one node. */
-function nsTable(latest: Record<string, LatestEntry>, ns: NsByType, initial: InitialNamespaces, timestamp: string): void {
-  for (const type of NS_TYPES) {
-    const ino = ns[type];
-    if (ino === undefined) continue;
-    const host = isHostNs(initial, type, ino);
-    latest[nsCellKey(type, NS_COLUMNS.type)] = { timestamp, value: type };
-    latest[nsCellKey(type, NS_COLUMNS.ino)] = { timestamp, value: String(ino) };
-    latest[nsCellKey(type, NS_COLUMNS.host)] = { timestamp, value: host === null ? '?' : host ? 'yes' : 'no' };
-  }
-}
-
 export interface ProcessView {
   /** Links by pid: of every process, or (the daemon) of the isolated ones and pids 1 and 2, with `hostOnly` counting the rest. */
   memberships: ReadonlyMap<number, readonly NsLink[]>;
@@ -161,14 +129,29 @@ export interface ProcessView {
   initial: InitialNamespaces;
   /** Container of each process, when the Container topology was scanned. */
   containerOf?: ReadonlyMap<number, ContainerRef>;
-  /** A node for every process (ProcessNodesMode `all`); default: isolated processes only. */
-  all?: boolean;
+  /** The containers by id (their namespaces), when scanned: `distinct` needs them. */
+  containers?: ReadonlyMap<string, ContainerInfo>;
+  /** Which processes get a node; default `distinct`. */
+  mode?: ProcessNodesMode;
 }
 
 /** In a container, or in at least one namespace known not to be the host's. */
 export function isolatedProcess(view: ProcessView, pid: number, links: readonly NsLink[]): boolean {
   if (view.containerOf?.has(pid)) return true;
   for (const l of links) if (isHostNs(view.initial, l.type, l.ino) === false) return true;
+  return false;
+}
+
+/** Whether a process gets a Process node in the view's mode (see PROCESS_NODES_MODES). */
+export function wantsProcessNode(view: ProcessView, pid: number, links: readonly NsLink[]): boolean {
+  const mode = view.mode ?? 'distinct';
+  if (mode === 'all') return true;
+  const ref = view.containerOf?.get(pid);
+  if (ref === undefined || mode === 'isolated') return isolatedProcess(view, pid, links);
+  const container = view.containers?.get(ref.id);
+  // Without its container's namespaces nothing else would show this process's: give it a node.
+  if (container === undefined) return true;
+  for (const l of links) if (container.ns[l.type] !== l.ino) return true;
   return false;
 }
 
@@ -236,7 +219,7 @@ export class ProcessNodeCache {
     const built = new Map<string, CachedProcessNode>();
     const nodes: Record<string, ReportNode> = {};
     for (const [pid, links] of view.memberships) {
-      if (!view.all && !isolatedProcess(view, pid, links)) continue;
+      if (!wantsProcessNode(view, pid, links)) continue;
       const containerId = view.containerOf?.get(pid)?.id;
       let entry = old.get(pid);
       if (entry === undefined || entry.containerId !== containerId || !sameLinks(entry.links, links)) {
@@ -268,7 +251,7 @@ export function processTopology(view: ProcessView, hostname: string, now: Date, 
   } else {
     nodes = {};
     for (const [pid, links] of view.memberships) {
-      if (view.all || isolatedProcess(view, pid, links)) nodes[processNodeId(hostname, pid)] = processNode(view, links, view.containerOf?.get(pid)?.id, timestamp);
+      if (wantsProcessNode(view, pid, links)) nodes[processNodeId(hostname, pid)] = processNode(view, links, view.containerOf?.get(pid)?.id, timestamp);
     }
   }
   return { nodes, table_templates: { [PROC_TABLE_PREFIX]: procTableTemplate() }, metadata_templates: processMetadataTemplates() };
@@ -279,8 +262,13 @@ export function containerTopology(containers: ReadonlyMap<string, ContainerInfo>
   const nodes: Record<string, ReportNode> = {};
   for (const c of containers.values()) {
     const latest: Record<string, LatestEntry> = {};
-    nsTable(latest, c.ns, initial, timestamp);
     const sharing = hostSharing(initial, c.ns);
+    for (const type of NS_TYPES) {
+      const ino = c.ns[type];
+      // user, cgroup and time that are the host's are named by "Shared with host by default".
+      if (ino === undefined || sharing.byDefault.includes(type)) continue;
+      latest[PROC_TABLE_PREFIX + type] = { timestamp, value: procNsValue(initial, type, ino) };
+    }
     latest[META.shared] = { timestamp, value: hostSharingLabel(sharing) };
     const byDefault = defaultSharedLabel(sharing);
     if (byDefault !== null) latest[META.sharedDefault] = { timestamp, value: byDefault };
@@ -290,7 +278,7 @@ export function containerTopology(containers: ReadonlyMap<string, ContainerInfo>
     if (c.mixed.length > 0) latest[META.mixed] = { timestamp, value: c.mixed.join(', ') };
     nodes[containerNodeId(c.id)] = { latest };
   }
-  return { nodes, table_templates: { [NS_TABLE_PREFIX]: nsTableTemplate() }, metadata_templates: containerMetadataTemplates() };
+  return { nodes, table_templates: { [PROC_TABLE_PREFIX]: procTableTemplate() }, metadata_templates: containerMetadataTemplates() };
 }
 
 /** A metric from samples (oldest first): min 0, max the largest sample, so the sparkline starts at 0. */
@@ -301,8 +289,10 @@ export function metricOf(samples: readonly MetricSample[]): Metric {
 }
 
 export interface FullReportInput {
-  /** Host table rows (the seed's). */
+  /** Every namespace, one row each (the summary and the metric count these). */
   rows: readonly NamespaceRow[];
+  /** The Host table's rows (host-rows.ts: sets held alike merged); default: `rows`. */
+  hostRows?: readonly HostTableRow[];
   topologies: readonly TopologyName[];
   process?: ProcessView;
   containers?: ReadonlyMap<string, ContainerInfo>;
@@ -314,7 +304,7 @@ export interface FullReportInput {
 
 /** The report with the topologies asked for; a topology without its data is left out. */
 export function buildFullReport(input: FullReportInput, ctx: ReportContext): ScopeReport {
-  const base = buildReport(input.rows, ctx);
+  const base = hostTableReport(input.hostRows ?? input.rows, ctx);
   const report: ScopeReport = { Plugins: base.Plugins };
   const want = new Set(input.topologies);
   if (want.has('host')) {

@@ -17,6 +17,7 @@ import { serialiseJson, type ScopeReport } from '../scope/report.js';
 import { buildFullReport, MetricHistory, TOPOLOGY_NAMES, type ProcessNodeCache, type ProcessNodesMode, type ProcessView, type TopologyName } from '../scope/topologies.js';
 import { groupContainers, initialNamespaces, isHostNs, scanContainers, type InitialNamespaces } from '../scan/containers.js';
 import { assignNamespaceContainers } from '../scan/ns-containers.js';
+import { hostTableRows, type HostTableRow } from '../scope/host-rows.js';
 import type { ContainerRef } from '../procfs/cgroup.js';
 import type { NsLink } from '../procfs/types.js';
 import { gzipSync } from 'node:zlib';
@@ -27,7 +28,7 @@ export interface SnapshotParams {
   pluginId: string;
   /** Topologies to report (default all three). */
   topologies?: readonly TopologyName[];
-  /** Which processes get Process nodes (default `isolated`; see ProcessView.all). */
+  /** Which processes get Process nodes (default `distinct`; see PROCESS_NODES_MODES). */
   processNodes?: ProcessNodesMode;
 }
 
@@ -159,15 +160,20 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   const wantContainer = topologies.includes('container');
   const initial = initialNamespaces(parts.memberships);
   const containers = parts.containers ? { ...parts.containers, containers: groupContainers(parts.containers.byPid, parts.memberships, initial) } : null;
-  if (containers) assignNamespaceContainers(rows, nonHostMembers(parts.memberships, initial), containers.byPid, initial);
+  let hostRows: HostTableRow[] = rows;
+  if (containers) {
+    const members = nonHostMembers(parts.memberships, initial);
+    assignNamespaceContainers(rows, members, containers.byPid, initial);
+    hostRows = hostTableRows(rows, members, containers.byPid, initial);
+  }
   const now = new Date();
   const process: ProcessView | undefined =
     wantProcess || wantContainer
       ? {
           memberships: parts.memberships,
           initial,
-          all: p.processNodes === 'all',
-          ...(containers ? { containerOf: containers.byPid } : {}),
+          mode: p.processNodes ?? 'distinct',
+          ...(containers ? { containerOf: containers.byPid, containers: containers.containers } : {}),
           ...(parts.counts ? { hostOnly: parts.counts.hostOnly } : {}),
         }
       : undefined;
@@ -176,6 +182,7 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   const report = buildFullReport(
     {
       rows,
+      hostRows,
       topologies,
       ...(process ? { process } : {}),
       ...(containers ? { containers: containers.containers } : {}),

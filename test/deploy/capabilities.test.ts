@@ -10,12 +10,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { tableRows, type ScopeReport } from '../../src/scope/report.js';
+import { type ScopeReport } from '../../src/scope/report.js';
+import { hostOf, tableRows } from '../support/report.js';
 import { cli } from '../support/daemon.js';
 import { loadManifests, manifestCapabilities } from '../support/deploy.js';
 import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-namespaces.js';
 import { retryWhileRacing } from '../support/stable.js';
-import { hostOf } from '../support/report.js';
 
 type Row = Record<string, unknown>;
 type Rows = Map<string, string>;

@@ -20,13 +20,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { tableRows, type ScopeReport } from '../../src/scope/report.js';
+import { type ScopeReport } from '../../src/scope/report.js';
+import { hostOf, tableRows } from '../support/report.js';
 import { cli, waitFor } from '../support/daemon.js';
 import { loadManifests, manifestCapabilities } from '../support/deploy.js';
 import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-namespaces.js';
 import { discover, ProbeClient } from '../support/probe-client.js';
 import { retryWhileRacing } from '../support/stable.js';
-import { hostOf } from '../support/report.js';
 
 type Rows = Map<string, string>;
 const HOST = os.hostname();

@@ -16,7 +16,7 @@ import t from 'tap';
 import { NS_TYPES } from '../../src/procfs/types.js';
 import type { ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
-import { META, NS_TABLE_PREFIX, PROC_TABLE_PREFIX } from '../../src/scope/topologies.js';
+import { META, PROC_TABLE_PREFIX } from '../../src/scope/topologies.js';
 import { CgroupLab, cgroupSkipReason, cgroupV1Pids as v1pids, cgroupV2 as v2, hex64, nsInodeOf as inode } from '../support/cgroups.js';
 import { cli as OURS } from '../support/daemon.js';
 
@@ -74,9 +74,11 @@ t.test('containers recognised in every runtime layout, with host-namespace shari
   t.equal(c(id.sharing)[META.shared]?.value, 'net, pid', 'a container in the host pid and net namespaces says exactly that');
   t.equal(c(id.sharing)[META.sharedDefault], undefined, 'own user, cgroup and time namespaces');
   t.equal(c(id.sharing)[META.runtime]?.value, 'docker');
-  t.equal(c(id.sharing)[`${NS_TABLE_PREFIX}1-net___hns-host`]?.value, 'yes');
-  t.equal(c(id.sharing)[`${NS_TABLE_PREFIX}3-uts___hns-host`]?.value, 'no');
-  t.equal(c(id.sharing)[`${NS_TABLE_PREFIX}3-uts___hns-ino`]?.value, String(inode(sharing.pid, 'uts')));
+  t.equal(c(id.sharing)[`${PROC_TABLE_PREFIX}net`]?.value, `${inode(2, 'net')} (host)`);
+  t.equal(c(id.sharing)[`${PROC_TABLE_PREFIX}uts`]?.value, String(inode(sharing.pid, 'uts')));
+  t.equal(c(id.sharing)[`${PROC_TABLE_PREFIX}time`]?.value, String(inode(sharing.pid, 'time')), 'its own time namespace is shown');
+  t.equal(c(id.containerd)[`${PROC_TABLE_PREFIX}time`], undefined, "the host's time namespace is named by 'Shared with host by default' instead");
+  t.equal(c(id.containerd)[`${PROC_TABLE_PREFIX}net`]?.value, `${inode(2, 'net')} (host)`);
   t.equal(c(id.isolated)[META.shared]?.value, 'isolated', 'a fully isolated container shares nothing');
   t.equal(c(id.isolated)[META.runtime]?.value, 'docker', 'docker cgroupfs layout');
   t.equal(c(id.containerd)[META.runtime]?.value, 'containerd');
@@ -97,9 +99,16 @@ t.test('containers recognised in every runtime layout, with host-namespace shari
     t.equal(c(cid)[META.procs]?.value, '1', `${name}: one process`);
   }
 
-  // Process nodes (processes in a container or in a non-host namespace) show all namespaces of
-  // their process, and which are the host's.
-  const procs = report.Process?.nodes ?? {};
+  // By default a process in a container gets no node of its own when its namespaces are its
+  // container's (each container here has one process: they all are).
+  for (const [name, p] of Object.entries({ sharing, isolated, containerd, kubeCgroupfs, crio, podman })) {
+    t.equal(report.Process?.nodes[`${HOST};${p.pid}`], undefined, `process ${name}: shown by its Container node`);
+  }
+  // With --process-nodes isolated, Process nodes (processes in a container or in a non-host
+  // namespace) show all namespaces of their process, and which are the host's.
+  const ri = spawnSync(process.execPath, [OURS, 'report', '--hostname', HOST, '--process-nodes', 'isolated'], { maxBuffer: 256 << 20, encoding: 'utf8' });
+  t.equal(ri.status, 0, `report --process-nodes isolated exits 0 ${ri.stderr.slice(0, 500)}`);
+  const procs = (JSON.parse(ri.stdout) as ScopeReport).Process?.nodes ?? {};
   for (const [name, p] of Object.entries({ sharing, isolated, podman })) {
     const latest = procs[`${HOST};${p.pid}`]?.latest ?? {};
     for (const type of NS_TYPES) {

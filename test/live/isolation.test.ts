@@ -15,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import type { NsType } from '../../src/procfs/types.js';
 import { HOST_META } from '../../src/scope/host-summary.js';
-import { tableRows, type ScopeReport } from '../../src/scope/report.js';
+import { type ScopeReport } from '../../src/scope/report.js';
+import { tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { META } from '../../src/scope/topologies.js';
 import { CgroupLab, cgroupSkipReason, cgroupV2 as v2, hex64, nsInodeOf } from '../support/cgroups.js';
@@ -112,7 +113,12 @@ t.test('Container cells and sharing statements of default, --net=host, --pid=hos
   for (const [ns, cell] of expected) t.equal(table.get(String(ns))?.['container'], cell === '' ? undefined : cell, `Host table: ${ns} Container ${cell || '(no cell)'}`);
 
   const container = (cid: string) => report.Container?.nodes[`${cid};<container>`]?.latest ?? {};
-  const proc = (pid: number) => report.Process?.nodes[`${HOST};${pid}`]?.latest ?? {};
+  const ri = spawnSync(process.execPath, [cli, 'report', '--hostname', HOST, '--process-nodes', 'isolated'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  t.equal(ri.status, 0, `report --process-nodes isolated exits 0 ${ri.stderr.slice(0, 500)}`);
+  const isolatedMode = JSON.parse(ri.stdout) as ScopeReport;
+  // Each container here is one process in its container's namespaces: by default the Container
+  // node shows them and the process has no node; with --process-nodes isolated it has one.
+  const proc = (pid: number) => isolatedMode.Process?.nodes[`${HOST};${pid}`]?.latest ?? {};
   const cases: Array<[string, number, string, string]> = [
     ['default', dflt.pid, id.default, 'isolated'],
     ['--net=host', netHost.pid, id.netHost, 'net'],
@@ -126,9 +132,11 @@ t.test('Container cells and sharing statements of default, --net=host, --pid=hos
     t.equal(container(cid)[META.sharedDefault]?.value, 'user, cgroup, time', `Container ${name}: shared by default`);
     t.equal(proc(pid)[META.shared]?.value, shared, `Process ${name} (${pid}): Host namespaces ${shared}`);
     t.equal(proc(pid)[META.container]?.value, short(cid), `Process ${name}: its container`);
+    t.equal(report.Process?.nodes[`${HOST};${pid}`], undefined, `Process ${name}: no node by default`);
   }
   t.equal(proc(hostProc.pid)[META.shared]?.value, 'pid, ipc, uts, mnt', 'host process in its own net');
   t.equal(proc(hostProc.pid)[META.container], undefined, 'host process: no container');
+  t.equal(report.Process?.nodes[`${HOST};${hostProc.pid}`]?.latest[META.shared]?.value, 'pid, ipc, uts, mnt', 'by default too: it is in no container');
 
   // Host summary: ours among the containers in the host's net / pid, never the isolated ones.
   const host = report.Host?.nodes[`${HOST};<host>`]?.latest ?? {};

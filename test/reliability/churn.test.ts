@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { tableRows } from '../../src/scope/report.js';
+import { tableRows } from '../support/report.js';
 import { cli, killDaemon, startDaemon, tempRoot, waitFor, waitServing, type Daemon } from '../support/daemon.js';
 import { ProbeClient } from '../support/probe-client.js';
 

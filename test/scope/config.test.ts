@@ -33,7 +33,7 @@ t.test('defaults', async (t) => {
     fullRescanMs: 30000,
     proc: '/proc',
     topologies: ['host', 'process', 'container'],
-    processNodes: 'isolated',
+    processNodes: 'distinct',
     logLevel: 'info',
     logFormat: 'auto',
   });
@@ -74,7 +74,7 @@ t.test('clear messages for bad input', async (t) => {
   t.match(await serve(['--full-rescan', '2m', '--process-nodes', 'all']), { fullRescanMs: 120000, processNodes: 'all' });
   t.match(await problems(() => serve(['--full-rescan', '1s'])), /--full-rescan: '1s' is out of range/);
   t.match(await problems(() => serve(['--interval', '10s', '--full-rescan', '5s'])), /--full-rescan: must not be shorter than --interval \(10 s\)/);
-  t.match(await problems(() => serve(['--process-nodes', 'some'])), /--process-nodes: must be one of isolated, all/);
+  t.match(await problems(() => serve(['--process-nodes', 'some'])), /--process-nodes: must be one of distinct, isolated, all/);
   t.match(await problems(() => serve([], { LOG_LEVEL: 'loud' })), /^LOG_LEVEL: must be one of/);
   t.match(await problems(() => serve([], { SCOPE_HOSTNAME: 'a;b' })), /^SCOPE_HOSTNAME: must not contain ';'/);
   t.match(await problems(() => serve(['--hostname', ''])), /--hostname: must not be empty/);

@@ -17,11 +17,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { tableRows, type ScopeReport } from '../../src/scope/report.js';
+import { type ScopeReport } from '../../src/scope/report.js';
+import { hostOf, tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { cli, waitFor } from '../support/daemon.js';
 import { discover, ProbeClient } from '../support/probe-client.js';
-import { hostOf } from '../support/report.js';
 
 const missing = ['unshare', 'setpriv', 'hostname'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
 if (process.getuid?.() !== 0 || missing.length > 0) t.plan(0, `needs root and ${missing.join(', ') || 'util-linux'}`);

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { runList } from '../../src/cli/list.js';
-import { tableRows } from '../../src/scope/report.js';
+import { rawTableRows, tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { HOST_META } from '../../src/scope/host-summary.js';
 import { META } from '../../src/scope/topologies.js';
@@ -197,7 +197,11 @@ t.test('report: Host Container column, summary, sharing statements', async (t) =
   t.equal(r.Container?.metadata_templates?.[META.shared]?.label, 'Host namespaces');
   t.equal(r.Container?.metadata_templates?.[META.sharedDefault]?.label, 'Shared with host by default');
 
-  const proc_ = (pid: number) => r.Process?.nodes[`node-a;${pid}`]?.latest ?? {};
+  // By default only the host process in its own net namespace has a Process node: every
+  // container process is in its container's namespaces, which its Container node shows.
+  t.same(Object.keys(r.Process?.nodes ?? {}), ['node-a;50']);
+  const isolatedMode = (await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces', processNodes: 'isolated' })).report;
+  const proc_ = (pid: number) => isolatedMode.Process?.nodes[`node-a;${pid}`]?.latest ?? {};
   t.equal(proc_(200)[META.shared]?.value, 'net');
   t.equal(proc_(300)[META.shared]?.value, 'pid');
   t.equal(proc_(110)[META.shared]?.value, 'isolated');
@@ -208,6 +212,45 @@ t.test('report: Host Container column, summary, sharing statements', async (t) =
   t.equal(r.Process?.metadata_templates?.[META.shared]?.label, 'Host namespaces');
   const all = await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces', processNodes: 'all' });
   t.equal(all.report.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'net, pid, ipc, uts, mnt', 'with --process-nodes all it has one');
+});
+
+t.test('Host table rows: a set of namespaces one container holds alike is one row', async (t) => {
+  const snap = await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces' });
+  const raw = rawTableRows(snap.report, 'node-a');
+  const row = (ino: number) => raw.get(String(ino));
+  // Written out by hand from the tree above: [row id, NS cell, Type cell, # Procs, Pid, Container].
+  const merged: Array<[number, string, string, string, string, string]> = [
+    [sandbox.mnt, `${sandbox.mnt} ${sandbox.pid}`, 'mnt pid', '1', '130', '111111111111'],
+    [app1.mnt, `${app1.mnt} ${app1.pid}`, 'mnt pid', '1', '110', '222222222222'],
+    [app2.mnt, `${app2.mnt} ${app2.pid}`, 'mnt pid', '2', '120', '333333333333'],
+    [netHost.mnt, `${netHost.mnt} ${netHost.pid} ${netHost.uts} ${netHost.ipc}`, 'mnt pid uts ipc', '1', '200', '444444444444'],
+    [pidHost.mnt, `${pidHost.mnt} ${pidHost.net} ${pidHost.uts} ${pidHost.ipc}`, 'mnt net uts ipc', '1', '300', '555555555555'],
+    [iso.mnt, `${iso.mnt} ${iso.net} ${iso.pid} ${iso.uts} ${iso.ipc}`, 'mnt net pid uts ipc', '1', '400', '666666666666'],
+  ];
+  for (const [id, ns, type, nprocs, pid, container] of merged) {
+    t.same([row(id)?.['ns'], row(id)?.['type'], row(id)?.['nprocs'], row(id)?.['pid'], row(id)?.['container']], [ns, type, nprocs, pid, container], `row ${id}: ${type} of container ${container}`);
+  }
+  // Held by several containers (the pod's sandbox net/uts/ipc), by no container (pid 50's net),
+  // or the host's: a row each, as lsns has them.
+  for (const ino of [sandbox.net, sandbox.uts, sandbox.ipc, ownNet.net, ...Object.values(INITIAL_NS)]) t.equal(row(ino)?.['ns'], String(ino), `${ino}: a row of its own`);
+  t.equal(raw.size, merged.length + 3 + 1 + 8, 'no other rows');
+  t.same(
+    [...raw.keys()].map(Number),
+    [...raw.keys()].map(Number).sort((a, b) => a - b),
+    'rows sorted by their ids (lowest inode)',
+  );
+
+  // Container nodes: the namespaces that are not the host's, the host's isolation types marked.
+  const c = (id: string) => snap.report.Container?.nodes[`${id};<container>`]?.latest ?? {};
+  const ns = (id: string) =>
+    Object.fromEntries(
+      Object.entries(c(id))
+        .filter(([k]) => k.startsWith('hns-ns-'))
+        .map(([k, v]) => [k.slice('hns-ns-'.length), v.value]),
+    );
+  t.same(ns(APP1), { mnt: String(app1.mnt), net: String(sandbox.net), pid: String(app1.pid), uts: String(sandbox.uts), ipc: String(sandbox.ipc) }, 'app1: its own and the sandbox namespaces');
+  t.same(ns(NETHOST), { mnt: String(netHost.mnt), net: `${INITIAL_NS.net} (host)`, pid: String(netHost.pid), uts: String(netHost.uts), ipc: String(netHost.ipc) }, '--net=host: the host net marked');
+  t.equal(snap.report.Container?.table_templates?.['hns-ns-']?.type, 'property-list');
 });
 
 t.test('--topologies host: the Container column and summary still there', async (t) => {

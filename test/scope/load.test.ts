@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { tableRows } from '../../src/scope/report.js';
+import { tableRows } from '../support/report.js';
 import { cli, killDaemon, startDaemon, tempRoot, waitServing, type Daemon } from '../support/daemon.js';
 import { manyProcesses, writeFakeProcfs } from '../support/fake-procfs.js';
 import { ProbeClient } from '../support/probe-client.js';

@@ -13,11 +13,11 @@ import { bytesToUnicode } from '../../src/procfs/bytes.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { scanNamespaces } from '../../src/scan/namespaces.js';
-import { tableRows, type ScopeReport } from '../../src/scope/report.js';
+import { type ScopeReport } from '../../src/scope/report.js';
+import { hostOf, tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { cli, repo } from '../support/daemon.js';
 import { smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
-import { hostOf } from '../support/report.js';
 
 t.ok(fs.existsSync(cli), 'dist/cli/main.js is built');
 

@@ -13,7 +13,7 @@ import { NS_TYPES } from '../../src/procfs/types.js';
 import { initialNamespaces } from '../../src/scan/containers.js';
 import { serialiseJson, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
-import { HOST_COUNT_METRIC, META, MetricHistory, NS_TABLE_PREFIX, PROC_TABLE_PREFIX, ProcessNodeCache } from '../../src/scope/topologies.js';
+import { HOST_COUNT_METRIC, META, MetricHistory, PROC_TABLE_PREFIX, ProcessNodeCache } from '../../src/scope/topologies.js';
 import { serialiseReport, takeSnapshot } from '../../src/server/snapshot.js';
 import { cli, killDaemon, startDaemon, tempRoot, waitFor, waitServing, type Daemon } from '../support/daemon.js';
 import { fakeContainerId, INITIAL_NS, manyProcesses, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
@@ -72,9 +72,15 @@ t.test('process, container and host topologies from one scan', async (t) => {
 
   // Process nodes: every process with readable links, `<hostname>;<pid>`, same hostname as the Host node.
   t.same(Object.keys(r.Host?.nodes ?? {}), ['node-a;<host>']);
-  // Only processes in a container or in a non-host namespace (2, 40 and conmon 800 are host-only).
-  t.same(Object.keys(r.Process?.nodes ?? {}).sort(), ['node-a;500', 'node-a;501', 'node-a;502', 'node-a;600', 'node-a;700'].sort());
-  const p500 = r.Process?.nodes['node-a;500']?.latest ?? {};
+  // By default only 502, the one process whose namespaces differ from its container's (its mnt is
+  // the host's): the Container nodes show the others'. 2, 40 and conmon 800 are host-only.
+  t.same(Object.keys(r.Process?.nodes ?? {}), ['node-a;502']);
+  t.equal(r.Process?.nodes['node-a;502']?.latest[`${PROC_TABLE_PREFIX}mnt`]?.value, `${INITIAL_NS.mnt} (host)`);
+  t.equal(r.Process?.nodes['node-a;502']?.latest[META.shared]?.value, 'net, pid, mnt');
+  const isolatedMode = (await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces', processNodes: 'isolated' })).report;
+  // --process-nodes isolated: every process in a container or in a non-host namespace.
+  t.same(Object.keys(isolatedMode.Process?.nodes ?? {}).sort(), ['node-a;500', 'node-a;501', 'node-a;502', 'node-a;600', 'node-a;700'].sort());
+  const p500 = isolatedMode.Process?.nodes['node-a;500']?.latest ?? {};
   for (const type of NS_TYPES) t.ok(p500[PROC_TABLE_PREFIX + type], `process 500 shows its ${type} namespace`);
   t.equal(p500[`${PROC_TABLE_PREFIX}net`]?.value, `${INITIAL_NS.net} (host)`);
   t.equal(p500[`${PROC_TABLE_PREFIX}uts`]?.value, `${sharingNs.uts}`);
@@ -85,7 +91,7 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(all.Process?.nodes['node-a;40']?.latest[META.shared]?.value, 'net, pid, ipc, uts, mnt');
   t.equal(all.Process?.nodes['node-a;40']?.latest[META.container], undefined, 'host process: no container row');
   t.equal(r.Host?.nodes['node-a;<host>']?.latest[META.hostOnly]?.value, '3', 'the three host-only processes are counted on the Host node');
-  t.equal(r.Process?.nodes['node-a;600']?.latest[META.shared]?.value, 'isolated');
+  t.equal(isolatedMode.Process?.nodes['node-a;600']?.latest[META.shared]?.value, 'isolated');
   t.equal(r.Process?.table_templates?.[PROC_TABLE_PREFIX]?.type, 'property-list');
   for (const node of Object.values(r.Process?.nodes ?? {})) t.same(Object.keys(node), ['latest'], 'no id/topology on process nodes');
 
@@ -98,11 +104,11 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(sharing[META.procs]?.value, '3');
   t.equal(sharing[META.runtime]?.value, 'docker');
   t.equal(sharing[META.mixed]?.value, 'mnt', 'the exec process in the host mnt ns is flagged');
-  t.equal(sharing[`${NS_TABLE_PREFIX}0-mnt___hns-ino`]?.value, String(sharingNs.mnt), 'majority mnt, not the exec process');
-  t.equal(sharing[`${NS_TABLE_PREFIX}0-mnt___hns-host`]?.value, 'no');
-  t.equal(sharing[`${NS_TABLE_PREFIX}1-net___hns-host`]?.value, 'yes');
-  t.equal(sharing[`${NS_TABLE_PREFIX}1-net___hns-type`]?.value, 'net');
-  t.equal(Object.keys(sharing).filter((k) => k.startsWith(NS_TABLE_PREFIX)).length, 24, 'Type / NS / Host? for 8 types');
+  t.equal(sharing[`${PROC_TABLE_PREFIX}mnt`]?.value, String(sharingNs.mnt), 'majority mnt, not the exec process');
+  t.equal(sharing[`${PROC_TABLE_PREFIX}net`]?.value, `${INITIAL_NS.net} (host)`);
+  t.equal(sharing[`${PROC_TABLE_PREFIX}time`]?.value, String(sharingNs.time), 'own time namespace: shown');
+  t.equal(Object.keys(sharing).filter((k) => k.startsWith(PROC_TABLE_PREFIX)).length, 8, 'one row per type, user/cgroup/time being its own');
+  t.equal(r.Container?.table_templates?.[PROC_TABLE_PREFIX]?.type, 'property-list');
   const iso = c[`${ISOLATED};<container>`]?.latest ?? {};
   t.equal(iso[META.shared]?.value, 'isolated');
   t.equal(iso[META.procs]?.value, '1', 'v1 file with an empty v2 line: found through the v1 lines; conmon not counted');
@@ -112,7 +118,7 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(pod[META.pod]?.value, UID);
   t.equal(snap.stats.containers, 3);
   t.equal(snap.stats.containerized, 5);
-  t.same(snap.stats.nodes, { host: 1, process: 5, container: 3 });
+  t.same(snap.stats.nodes, { host: 1, process: 1, container: 3 });
 
   // Host node: the seed's table plus the namespace-count metric.
   const hostNode = r.Host?.nodes['node-a;<host>'];
@@ -200,7 +206,7 @@ t.test('the schema checks every topology', async (t) => {
       .join('\n');
     t.match(problems, expect, what);
   };
-  const anyProc = (r: ScopeReport) => r.Process?.nodes['node-a;500'];
+  const anyProc = (r: ScopeReport) => r.Process?.nodes['node-a;502'];
   const anyContainer = (r: ScopeReport) => r.Container?.nodes[`${SHARING};<container>`];
   const e = { timestamp: '2026-01-02T03:04:05Z', value: 'x' };
   bad(
@@ -226,10 +232,10 @@ t.test('the schema checks every topology', async (t) => {
     /no metadata or table template/,
   );
   bad(
-    'container table cell without ___',
+    'Host table cell without ___',
     (r) => {
-      const n = anyContainer(r);
-      if (n) n.latest[`${NS_TABLE_PREFIX}0-mnt-hns-ino`] = e;
+      const n = r.Host?.nodes['node-a;<host>'];
+      if (n) n.latest[`hnt-${INITIAL_NS.net}-ns`] = e;
     },
     /lacks '___'/,
   );
@@ -267,7 +273,7 @@ t.test('the schema checks every topology', async (t) => {
   bad(
     'empty multicolumn columns',
     (r) => {
-      const tpl = r.Container?.table_templates?.[NS_TABLE_PREFIX];
+      const tpl = r.Host?.table_templates['hnt-'];
       if (tpl) tpl.columns = [];
     },
     /needs columns/,
@@ -279,7 +285,8 @@ t.test('Process node cache: unchanged nodes reused as they were, the rest rebuil
   const a = path.join(tmp, 'cache-a');
   writeFakeProcfs(a, before);
   const cache = new ProcessNodeCache();
-  const params = { proc: a, hostname: 'c', pluginId: 'host-namespaces' };
+  // Every container process gets a node in this mode: the cache has thousands to keep.
+  const params = { proc: a, hostname: 'c', pluginId: 'host-namespaces', processNodes: 'isolated' as const };
   const s1 = await takeSnapshot(params, { processNodes: cache });
   t.equal(serialiseJson(s1.report), JSON.stringify(s1.report), 'serialiseJson is JSON.stringify');
   const t1 = new Date(s1.stats.takenAt).toISOString();
@@ -318,7 +325,9 @@ t.test('Process node cache: unchanged nodes reused as they were, the rest rebuil
 t.test('5,000 processes: report size and serialisation time', async (t) => {
   const big = path.join(tmp, 'big');
   writeFakeProcfs(big, manyProcesses(5000, { containers: true }));
-  const snap = await takeSnapshot({ proc: big, hostname: 'big', pluginId: 'host-namespaces' });
+  const byDefault = await takeSnapshot({ proc: big, hostname: 'big', pluginId: 'host-namespaces' });
+  t.same(byDefault.stats.nodes, { host: 1, process: 0, container: 499 }, 'every container process in its container namespaces: no Process node');
+  const snap = await takeSnapshot({ proc: big, hostname: 'big', pluginId: 'host-namespaces', processNodes: 'isolated' });
   t.same(snap.stats.nodes, { host: 1, process: 4990, container: 499 });
   t.same(reportProblems(snap.report, 'host-namespaces'), []);
   const c1 = snap.report.Container?.nodes[`${fakeContainerId(1)};<container>`]?.latest;
