@@ -58,7 +58,7 @@ const hostname = z
   .min(1, 'must not be empty')
   .max(253, 'is longer than 253 characters')
   .refine((h) => !/[;\s\p{Cc}]/u.test(h), { error: "must not contain ';', whitespace or control characters" });
-/** `host,process,container` (any non-empty subset, any order, no repeats) -> names in canonical order. */
+/** `host,process,container,pod` (any non-empty subset, any order, no repeats) -> names in canonical order. */
 const topologies = z.string().transform((text, ctx): TopologyName[] => {
   const parts = text.split(',').map((p) => p.trim());
   const bad = parts.filter((p) => !(TOPOLOGY_NAMES as readonly string[]).includes(p));

@@ -10,7 +10,7 @@ Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdou
   --hostname NAME  host node name (default: env SCOPE_HOSTNAME, else the hostname of the
                    host's UTS namespace via <proc>/1 or 2, else os.hostname())
   --plugin-id ID   plugin id in the spec (default host-namespaces)
-  --topologies LIST  any of host,process,container, comma-separated (default all three)
+  --topologies LIST  any of host,process,container,pod, comma-separated (default all four)
   --process-nodes MODE  distinct (default): Process nodes for processes outside containers with
                    a non-host namespace and for processes in a container with a namespace
                    that is not their container's; isolated: every process in a container or

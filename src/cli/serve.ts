@@ -40,8 +40,8 @@ Options:
                        node shows the others'); isolated: every process in a container or
                        with a non-host namespace; all: every process (small hosts)
   --proc DIR           procfs to scan (default /proc)
-  --topologies LIST    which Scope topologies to report: any of host,process,container,
-                       comma-separated (default host,process,container)
+  --topologies LIST    which Scope topologies to report: any of host,process,container,pod,
+                       comma-separated (default host,process,container,pod)
   --log-level LEVEL    trace|debug|info|warn|error|fatal|silent (env LOG_LEVEL, default info)
   --log-format FORMAT  json|pretty|auto (env LOG_FORMAT, default auto: pretty on a terminal)
   -h, --help           this text

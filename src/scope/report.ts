@@ -118,6 +118,7 @@ export interface ScopeReport {
   Host?: Topology & { table_templates: Record<string, TableTemplate> };
   Process?: Topology;
   Container?: Topology;
+  Pod?: Topology;
   Plugins: PluginSpec[];
 }
 

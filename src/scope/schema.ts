@@ -195,6 +195,11 @@ export function reportSchema(expectedPluginId?: string) {
           ctx.issues.push({ code: 'custom', input: key, path: ['Process', 'nodes', key], message: "process node ids look like '<hostname>;<pid>'" });
         }
       }
+      for (const [key] of Object.entries(ctx.value.Pod?.nodes ?? {})) {
+        if (!POD_NODE_RE.test(key)) {
+          ctx.issues.push({ code: 'custom', input: key, path: ['Pod', 'nodes', key], message: "pod node ids look like '<pod uid>;<pod>'" });
+        }
+      }
       for (const [key] of Object.entries(ctx.value.Container?.nodes ?? {})) {
         if (!CONTAINER_NODE_RE.test(key)) {
           ctx.issues.push({ code: 'custom', input: key, path: ['Container', 'nodes', key], message: "container node ids look like '<64-hex id>;<container>'" });
@@ -207,6 +212,9 @@ export function reportSchema(expectedPluginId?: string) {
 export const PROCESS_NODE_RE = /^[^;\s]+;[1-9][0-9]*$/;
 /** report.MakeContainerNodeID with a full id: `<64 hex>;<container>` (a short id would not merge with the probe's node). */
 export const CONTAINER_NODE_RE = /^[0-9a-f]{64};<container>$/;
+
+/** report.MakePodNodeID: `<pod uid>;<pod>`, the UID as the API server writes it (lower-case, dashed). */
+export const POD_NODE_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12};<pod>$/;
 
 export type ReportProblem = { path: string; message: string };
 

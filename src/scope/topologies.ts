@@ -19,10 +19,14 @@
  * the whole report every second.
  */
 import { shortId, type ContainerRef } from '../procfs/cgroup.js';
-import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
+import { NS_TYPES, type NsLink } from '../procfs/types.js';
 import { isHostNs, nsByType, type ContainerInfo, type InitialNamespaces } from '../scan/containers.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
 import type { HostTableRow } from './host-rows.js';
+import { PROC_TABLE_PREFIX, procNsValue, procTableTemplate } from './ns-list.js';
+import { podsOf, podTopology } from './pods.js';
+
+export { HOST_MARK, PROC_TABLE_PREFIX, procNsValue, procTableTemplate } from './ns-list.js';
 import { hostNodeId } from './host.js';
 import { hostMetadataTemplates, hostSummaryLatest } from './host-summary.js';
 import { defaultSharedLabel, hostSharing, hostSharingLabel } from './isolation.js';
@@ -38,11 +42,10 @@ import {
   type ReportContext,
   type ReportNode,
   type ScopeReport,
-  type TableTemplate,
   type Topology,
 } from './report.js';
 
-export const TOPOLOGY_NAMES = ['host', 'process', 'container'] as const;
+export const TOPOLOGY_NAMES = ['host', 'process', 'container', 'pod'] as const;
 export type TopologyName = (typeof TOPOLOGY_NAMES)[number];
 /**
  * Which processes get a Process node.
@@ -57,13 +60,6 @@ export type TopologyName = (typeof TOPOLOGY_NAMES)[number];
 export const PROCESS_NODES_MODES = ['distinct', 'isolated', 'all'] as const;
 export type ProcessNodesMode = (typeof PROCESS_NODES_MODES)[number];
 
-/**
- * Prefix of the Process and Container nodes' namespaces table, a property list: one row per type,
- * labelled with the type, valued `<inode>` or `<inode> (host)`. A multicolumn table would take
- * three cells per type (Type / NS / Host?), three times the latest entries for the same facts.
- */
-export const PROC_TABLE_PREFIX = 'hns-ns-';
-export const HOST_MARK = ' (host)';
 export const META = {
   shared: 'hns-shared',
   sharedDefault: 'hns-shared-default',
@@ -85,16 +81,6 @@ export function processNodeId(hostname: string, pid: number): string {
 
 export function containerNodeId(id: string): string {
   return `${id};<container>`;
-}
-
-export function procTableTemplate(): TableTemplate {
-  return { id: PROC_TABLE_PREFIX, label: 'Namespaces', prefix: PROC_TABLE_PREFIX, type: 'property-list' };
-}
-
-/** A Process node's namespaces table cell: `<inode>`, `<inode> (host)`, or `<inode> (host?)` when the host's is unknown. */
-export function procNsValue(initial: InitialNamespaces, type: NsType, ino: number): string {
-  const host = isHostNs(initial, type, ino);
-  return host === null ? `${ino} (host?)` : host ? `${ino}${HOST_MARK}` : String(ino);
 }
 
 const meta = (id: string, label: string, priority: number, dataType: MetadataTemplate['dataType'] = ''): MetadataTemplate => ({ id, label, dataType, priority, from: 'latest' });
@@ -324,6 +310,11 @@ export function buildFullReport(input: FullReportInput, ctx: ReportContext): Sco
   }
   if (want.has('process') && input.process) report.Process = processTopology(input.process, ctx.hostname, ctx.now, input.processNodes);
   if (want.has('container') && input.containers && input.process) report.Container = containerTopology(input.containers, input.process.initial, ctx.now);
+  if (want.has('pod') && input.containers && input.process) {
+    // Left out on hosts without pods: an empty topology would still cost its templates.
+    const pods = podsOf(input.containers.values());
+    if (pods.size > 0) report.Pod = podTopology(pods, input.process.initial, ctx.now);
+  }
   // Go field order is irrelevant to the probe; Plugins last reads better.
   const { Plugins, ...topologies } = report;
   return { ...topologies, Plugins };

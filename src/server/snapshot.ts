@@ -26,7 +26,7 @@ export interface SnapshotParams {
   proc: string;
   hostname: string;
   pluginId: string;
-  /** Topologies to report (default all three). */
+  /** Topologies to report (default all four). */
   topologies?: readonly TopologyName[];
   /** Which processes get Process nodes (default `distinct`; see PROCESS_NODES_MODES). */
   processNodes?: ProcessNodesMode;
@@ -133,9 +133,9 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
   return assembleSnapshot(p, parts, deps, started);
 }
 
-/** Processes' containers are needed for the Container topology and the Host table's Container column and summary. */
+/** Processes' containers are needed for the Container and Pod topologies and the Host table's Container column and summary. */
 export function needsCgroups(topologies: readonly TopologyName[]): boolean {
-  return topologies.includes('container') || topologies.includes('host');
+  return topologies.includes('container') || topologies.includes('host') || topologies.includes('pod');
 }
 
 /** Pids of each namespace that is not the host's, ascending (the Container cells need no more). */
@@ -157,7 +157,7 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   const { rows } = parts;
   const topologies = p.topologies ?? TOPOLOGY_NAMES;
   const wantProcess = topologies.includes('process');
-  const wantContainer = topologies.includes('container');
+  const wantContainer = topologies.includes('container') || topologies.includes('pod');
   const initial = initialNamespaces(parts.memberships);
   const containers = parts.containers ? { ...parts.containers, containers: groupContainers(parts.containers.byPid, parts.memberships, initial) } : null;
   let hostRows: HostTableRow[] = rows;
@@ -197,6 +197,7 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
   if (report.Host) nodes.host = Object.keys(report.Host.nodes).length;
   if (report.Process) nodes.process = Object.keys(report.Process.nodes).length;
   if (report.Container) nodes.container = Object.keys(report.Container.nodes).length;
+  if (report.Pod) nodes.pod = Object.keys(report.Pod.nodes).length;
   return {
     report,
     stats: {

@@ -32,7 +32,7 @@ t.test('defaults', async (t) => {
     intervalMs: 1000,
     fullRescanMs: 30000,
     proc: '/proc',
-    topologies: ['host', 'process', 'container'],
+    topologies: ['host', 'process', 'container', 'pod'],
     processNodes: 'distinct',
     logLevel: 'info',
     logFormat: 'auto',

@@ -130,6 +130,7 @@ t.test('the report grows with containers, not with their processes', async (t) =
     const e = latestEntries(r);
     const total = (e['host'] ?? 0) + (e['process'] ?? 0) + (e['container'] ?? 0);
     const bytes = Buffer.byteLength(serialiseJson(r));
+    t.comment(`${containers} containers of ${per}: ${JSON.stringify(e)}, ${bytes} bytes`);
     t.ok(total <= 4500, `${containers} containers of ${per}: ${total} latest entries <= 4,500`);
     t.ok(bytes <= 400_000, `${containers} containers of ${per}: ${bytes} bytes of JSON <= 400 kB`);
   }

@@ -67,7 +67,8 @@ t.test('process, container and host topologies from one scan', async (t) => {
   const snap = await takeSnapshot({ proc, hostname: 'node-a', pluginId: 'host-namespaces' });
   const r = snap.report;
   t.same(reportProblems(r, 'host-namespaces'), [], 'the probe (schema) takes it');
-  t.same(Object.keys(r), ['Host', 'Process', 'Container', 'Plugins']);
+  t.same(Object.keys(r), ['Host', 'Process', 'Container', 'Pod', 'Plugins']);
+  t.same(Object.keys(r.Pod?.nodes ?? {}), [`${UID};<pod>`], "the kubepods container's pod");
   t.equal(snap.stats.initialFrom, '2', "pid 1's links unreadable: initial namespaces from pid 2");
 
   // Process nodes: every process with readable links, `<hostname>;<pid>`, same hostname as the Host node.
@@ -118,7 +119,7 @@ t.test('process, container and host topologies from one scan', async (t) => {
   t.equal(pod[META.pod]?.value, UID);
   t.equal(snap.stats.containers, 3);
   t.equal(snap.stats.containerized, 5);
-  t.same(snap.stats.nodes, { host: 1, process: 1, container: 3 });
+  t.same(snap.stats.nodes, { host: 1, process: 1, container: 3, pod: 1 });
 
   // Host node: the seed's table plus the namespace-count metric.
   const hostNode = r.Host?.nodes['node-a;<host>'];
