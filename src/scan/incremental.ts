@@ -292,7 +292,7 @@ export class IncrementalScanner {
 
   /**
    * One shared, frozen array per distinct set of links: thousands of processes in the host's
-   * namespaces then hold one array of eight links instead of thousands (memory, issue 12).
+   * namespaces then hold one array of eight links instead of thousands (memory).
    */
   private intern(links: NsLink[]): NsLink[] {
     let key = '';

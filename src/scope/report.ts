@@ -1,7 +1,7 @@
 /**
  * The report a Scope probe takes from this plugin: one Host node carrying a multicolumn table of
  * namespaces in its `latest` map, the table's template, and the plugin spec. See
- * /work/shared/scope-protocol.md and schema.ts for the rules it must satisfy.
+ * schema.ts for the rules of Scope's probe it must satisfy.
  */
 import { bytesToUnicode } from '../procfs/bytes.js';
 import { hostNodeId } from './host.js';

@@ -1,6 +1,6 @@
 /**
  * The Scope probe's decoding and validation rules for a plugin's /report answer, as a zod schema
- * (see /work/shared/scope-protocol.md). Stricter than the probe where the probe would silently
+ * (observed against Scope 1.13's probe and app). Stricter than the probe where the probe would silently
  * drop data (unknown or lower-case top-level keys): a report that passes here is taken whole.
  */
 import { z } from 'zod';

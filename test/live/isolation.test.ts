@@ -1,5 +1,5 @@
 /**
- * Live, issue 14: which container each namespace belongs to and how isolated each container is,
+ * Live: which container each namespace belongs to and how isolated each container is,
  * on real namespaces and cgroup directories shaped like the runtimes' (test/support/cgroups.ts).
  *
  * Made by hand with unshare/nsenter:

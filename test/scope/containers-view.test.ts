@@ -1,5 +1,5 @@
 /**
- * Issue 14 on a hand-written procfs tree: the Host table's Container column, the `list` column
+ * Containers on a hand-written procfs tree: the Host table's Container column, the `list` column
  * CONTAINER (table, raw, JSON, process mode), the sharing statement of Container and Process
  * nodes, and the Host node's summary. Every expected value is written out here; the live
  * counterpart (real namespaces and cgroups) is test/live/isolation.test.ts.

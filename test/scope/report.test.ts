@@ -24,7 +24,7 @@ const now = new Date('2026-01-02T03:04:05.678Z');
 const report = hostTableReport(rows, { hostname: 'node-a', pluginId: 'host-namespaces', now });
 const clone = (): ScopeReport => JSON.parse(JSON.stringify(report)) as ScopeReport;
 
-t.test('the report has the seed shape', async (t) => {
+t.test('the report has the Host table shape', async (t) => {
   t.same(Object.keys(report), ['Host', 'Plugins']);
   t.same(Object.keys(report.Host.nodes), ['node-a;<host>']);
   const node = report.Host.nodes['node-a;<host>'];

@@ -1,5 +1,5 @@
 /**
- * The pure rules of issue 14 on hand-written inputs: the Container cell of a namespace
+ * The pure isolation rules on hand-written inputs: the Container cell of a namespace
  * (scan/ns-containers.ts), the sharing statement (scope/isolation.ts) and the Host node's summary
  * (scope/host-summary.ts).
  */
