@@ -45,6 +45,8 @@ export interface ReportFigures {
   jsonBytes: number;
   gzipBytes: number | null;
   latestEntries: number;
+  /** The same by topology (Host, Process, Container, Pod, ...). */
+  entriesByTopology: Record<string, number>;
   /** Estimates from issue 12's measured probe figures, % of one core at 1 poll/s. */
   probeCostEntriesPercent: number;
   probeCostBytesPercent: number;
@@ -53,12 +55,16 @@ export interface ReportFigures {
 export function reportFigures(client: ProbeClient, answer: RawAnswer): ReportFigures {
   const json = plainBody(answer);
   const decoded = client.decode(answer);
-  const entries = decoded.report === null ? countLatestEntries(JSON.parse(json.toString('utf8'))) : countLatestEntries(decoded.report);
+  const parsed: unknown = decoded.report ?? JSON.parse(json.toString('utf8'));
+  const entries = countLatestEntries(parsed);
+  const entriesByTopology: Record<string, number> = {};
+  if (typeof parsed === 'object' && parsed !== null) for (const [name, topology] of Object.entries(parsed)) if (name !== 'Plugins') entriesByTopology[name] = countLatestEntries({ [name]: topology });
   return {
     status: decoded.status,
     jsonBytes: json.length,
     gzipBytes: answer.gzip ? answer.body.length : null,
     latestEntries: entries,
+    entriesByTopology,
     probeCostEntriesPercent: round(probeCostFromEntries(entries), 2),
     probeCostBytesPercent: round(probeCostFromBytes(json.length), 2),
   };

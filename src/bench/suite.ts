@@ -42,6 +42,7 @@ import { LeanClient } from './lean-client.js';
 import { discover, ProbeClient } from './probe-client.js';
 import { measureBursts, measureCpuWindow, measureSingles, type Bursts, type CpuWindow, type Latencies } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
+import { spawnContainers } from './containers.js';
 import { killChildren, spawnSleepers, type Sleepers } from './spawn.js';
 import { round } from './stats.js';
 
@@ -61,10 +62,13 @@ interface Args {
   lsns: string;
   only: Set<Section>;
   serveArgs: string[];
+  /** The container-host scenario: this many containers of `perContainer` processes; 0: sleepers. */
+  containers: number;
+  perContainer: number;
 }
 
 const USAGE =
-  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]...';
+  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]... [--containers C [--per-container P]]';
 
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
@@ -80,6 +84,8 @@ export function parseArgs(argv: readonly string[]): Args {
     lsns: '/usr/bin/lsns',
     only: new Set(SECTIONS),
     serveArgs: [],
+    containers: 0,
+    perContainer: 50,
   };
   const num = (k: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
@@ -103,6 +109,8 @@ export function parseArgs(argv: readonly string[]): Args {
     else if (k === '--json') ((a.json = str(k, v)), i++);
     else if (k === '--lsns') ((a.lsns = str(k, v)), i++);
     else if (k === '--serve-arg') (a.serveArgs.push(str(k, v)), i++);
+    else if (k === '--containers') ((a.containers = num(k, v, 1, 2000)), i++);
+    else if (k === '--per-container') ((a.perContainer = num(k, v, 1, 1000)), i++);
     else if (k === '--skip-lsns') a.skipLsns = true;
     else if (k === '--only') {
       const parts = str(k, v).split(',');
@@ -153,6 +161,8 @@ interface Results {
   targets: Record<string, { value: number | null; limit: number; met: boolean | null }>;
 }
 
+const containerHost = (r: Results): boolean => Number(r.options['containers'] ?? 0) > 0;
+
 function targets(r: Results): Results['targets'] {
   const t = (value: number | null | undefined, limit: number): { value: number | null; limit: number; met: boolean | null } => ({
     value: value === undefined || (value !== null && Number.isNaN(value)) ? null : value,
@@ -161,8 +171,8 @@ function targets(r: Results): Results['targets'] {
   });
   return {
     pluginCpuPercent: t(r.cpu?.cpuPercent, 2),
-    reportJsonBytes: t(r.cpu?.report?.jsonBytes, 300_000),
-    reportLatestEntries: t(r.cpu?.report?.latestEntries, 3000),
+    reportJsonBytes: t(r.cpu?.report?.jsonBytes, containerHost(r) ? 400_000 : 300_000),
+    reportLatestEntries: t(r.cpu?.report?.latestEntries, containerHost(r) ? 4500 : 3000),
     freshnessAppearMaxMs: t(r.freshness?.appearMaxMs, 1500),
     freshnessDisappearMaxMs: t(r.freshness?.disappearMaxMs, 1500),
     rssMedianMb: t(r.cpu?.rssMedianMb, 80),
@@ -182,8 +192,22 @@ function render(r: Results): string {
   if (cpu) {
     const rep = cpu.report;
     rows.push(
-      ['report JSON', fmt(rep?.jsonBytes, ' B'), '<= 300 kB', v('reportJsonBytes'), `gzip ${fmt(rep?.gzipBytes, ' B')}; probe's verdict: ${rep?.status ?? 'no answer'}`],
-      ['report latest entries', fmt(rep?.latestEntries, ''), '<= 3,000', v('reportLatestEntries'), 'every latest entry of every node of every topology'],
+      [
+        'report JSON',
+        fmt(rep?.jsonBytes, ' B'),
+        containerHost(r) ? '<= 400 kB' : '<= 300 kB',
+        v('reportJsonBytes'),
+        `gzip ${fmt(rep?.gzipBytes, ' B')}; probe's verdict: ${rep?.status ?? 'no answer'}`,
+      ],
+      [
+        'report latest entries',
+        fmt(rep?.latestEntries, ''),
+        containerHost(r) ? '<= 4,500' : '<= 3,000',
+        v('reportLatestEntries'),
+        `by topology: ${Object.entries(rep?.entriesByTopology ?? {})
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
+      ],
       ['probe cost est. (entries)', fmt(rep?.probeCostEntriesPercent, ' %'), '(3,000: 1.8 %)', '', 'ESTIMATE: entries x 6 us per poll, 1 poll/s, % of one core'],
       ['probe cost est. (bytes)', fmt(rep?.probeCostBytesPercent, ' %'), '(300 kB: 2.7 %)', '', 'ESTIMATE: JSON bytes x 90 ms/MB, 1 poll/s'],
       ['plugin CPU', fmt(cpu.cpuPercent, ' %'), '<= 2 %', v('pluginCpuPercent'), `of one core, utime+stime over ${cpu.windowSec} s after ${cpu.warmupSec} s warm-up, polled 1/s`],
@@ -363,7 +387,19 @@ async function main(): Promise<void> {
   };
   const results: Results = {
     machine,
-    options: { procs: a.procs, durationSec: a.durationSec, warmupSec: a.warmupSec, runs: a.runs, trials: a.trials, singles: a.singles, bursts: a.bursts, only: [...a.only], serveArgs: a.serveArgs },
+    options: {
+      containers: a.containers,
+      perContainer: a.perContainer,
+      procs: a.procs,
+      durationSec: a.durationSec,
+      warmupSec: a.warmupSec,
+      runs: a.runs,
+      trials: a.trials,
+      singles: a.singles,
+      bursts: a.bursts,
+      only: [...a.only],
+      serveArgs: a.serveArgs,
+    },
     processes: { before: countProcesses(), withSleepers: 0, atEnd: 0 },
     list: null,
     cpu: null,
@@ -377,9 +413,15 @@ async function main(): Promise<void> {
   let serve: Serve | null = null;
   let client: ProbeClient | null = null;
   try {
-    const toSpawn = Math.max(0, a.procs - results.processes.before);
-    log(`spawning ${toSpawn} sleepers (every 50th in new net+uts namespaces)`);
-    sleepers.push(await spawnSleepers(toSpawn));
+    if (a.containers > 0) {
+      log(`making ${a.containers} containers of ${a.perContainer} processes (docker-shaped cgroups, own mnt/net/pid/uts/ipc)`);
+      const made = await spawnContainers(a.containers, a.perContainer);
+      sleepers.push({ pids: [...made.containers.values()].flat(), cleanup: made.cleanup });
+    } else {
+      const toSpawn = Math.max(0, a.procs - results.processes.before);
+      log(`spawning ${toSpawn} sleepers (every 50th in new net+uts namespaces)`);
+      sleepers.push(await spawnSleepers(toSpawn));
+    }
     results.processes.withSleepers = countProcesses();
 
     if (a.only.has('list')) {
