@@ -31,7 +31,7 @@ function mountOf(fstype: string): string | null {
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
-  let tasks: string[] = [];
+  let tasks: string[];
   try {
     tasks = fs.readdirSync(`/proc/${pid}/task`);
   } catch {

@@ -55,10 +55,12 @@ export interface ReportFigures {
 export function reportFigures(client: ProbeClient, answer: RawAnswer): ReportFigures {
   const json = plainBody(answer);
   const decoded = client.decode(answer);
-  const parsed: unknown = decoded.report ?? JSON.parse(json.toString('utf8'));
+  const parsed: unknown = decoded.report ?? (JSON.parse(json.toString('utf8')) as unknown);
   const entries = countLatestEntries(parsed);
   const entriesByTopology: Record<string, number> = {};
-  if (typeof parsed === 'object' && parsed !== null) for (const [name, topology] of Object.entries(parsed)) if (name !== 'Plugins') entriesByTopology[name] = countLatestEntries({ [name]: topology });
+  if (typeof parsed === 'object' && parsed !== null) {
+    for (const [name, topology] of Object.entries(parsed as Record<string, unknown>)) if (name !== 'Plugins') entriesByTopology[name] = countLatestEntries({ [name]: topology });
+  }
   return {
     status: decoded.status,
     jsonBytes: json.length,

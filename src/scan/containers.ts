@@ -107,15 +107,8 @@ export function groupContainers(byPid: ReadonlyMap<number, ContainerRef>, member
         const link = memberships.get(pid)?.find((l) => l.type === type);
         if (link) counts.set(link.ino, (counts.get(link.ino) ?? 0) + 1);
       }
-      let best: number | undefined;
-      let bestCount = 0;
-      // Map order is first-seen = lowest pid first, so `>` keeps the lowest pid's on ties.
-      for (const [ino, n] of counts) {
-        if (n > bestCount) {
-          best = ino;
-          bestCount = n;
-        }
-      }
+      // Map order is first-seen = lowest pid first: ties keep the lowest pid's.
+      const best = mostCounted(counts);
       if (best !== undefined) ns[type] = best;
       if (counts.size > 1) mixed.push(type);
     }
@@ -132,6 +125,19 @@ export function groupContainers(byPid: ReadonlyMap<number, ContainerRef>, member
     });
   }
   return out;
+}
+
+/** The key with the highest count; ties go to the key counted first (Map order). */
+export function mostCounted(counts: ReadonlyMap<number, number>): number | undefined {
+  let best: number | undefined;
+  let bestCount = 0;
+  for (const [key, n] of counts) {
+    if (n > bestCount) {
+      best = key;
+      bestCount = n;
+    }
+  }
+  return best;
 }
 
 /** A process's links as a by-type record. */

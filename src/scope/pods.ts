@@ -12,7 +12,7 @@
  */
 import type { NsType } from '../procfs/types.js';
 import type { ContainerInfo, InitialNamespaces, NsByType } from '../scan/containers.js';
-import { isHostNs } from '../scan/containers.js';
+import { isHostNs, mostCounted } from '../scan/containers.js';
 import { PROC_TABLE_PREFIX, procNsValue, procTableTemplate } from './ns-list.js';
 import { rfc3339, type LatestEntry, type MetadataTemplate, type ReportNode, type Topology } from './report.js';
 export const POD_META = { shared: 'hns-shared', containers: 'hns-pod-containers' } as const;
@@ -43,15 +43,7 @@ function majority(containers: readonly ContainerInfo[], type: NsType): number | 
     const ino = c.ns[type];
     if (ino !== undefined) counts.set(ino, (counts.get(ino) ?? 0) + 1);
   }
-  let best: number | undefined;
-  let bestCount = 0;
-  for (const [ino, n] of counts) {
-    if (n > bestCount) {
-      best = ino;
-      bestCount = n;
-    }
-  }
-  return best;
+  return mostCounted(counts);
 }
 
 /** Pods by UID, ascending, from the containers that carry a pod UID. */

@@ -13,22 +13,14 @@ import { serialiseJson, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { META, PROC_TABLE_PREFIX } from '../../src/scope/topologies.js';
 import { takeSnapshot } from '../../src/server/snapshot.js';
-import { fakeContainerId, INITIAL_NS, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
+import { fakeContainerId, fakeProcess, INITIAL_NS, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 import { rawTableRows, tableRows } from '../support/report.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-chost-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const docker = (n: number): string => `0::/system.slice/docker-${fakeContainerId(n)}.scope\n`;
-const proc = (pid: number, ns: FakeProcess['ns'], cgroup?: string): FakeProcess => ({
-  pid,
-  ppid: 1,
-  uid: 0,
-  comm: `p${pid}`,
-  argv: [`/bin/p${pid}`],
-  ns,
-  ...(cgroup !== undefined ? { cgroup } : {}),
-});
+const proc = fakeProcess;
 /** Container n's own mnt, net, pid, uts and ipc; user, cgroup and time are the host's. */
 const containerNs = (n: number): FakeProcess['ns'] => ({
   ...INITIAL_NS,

@@ -16,7 +16,7 @@ import { reportProblems } from '../../src/scope/schema.js';
 import { HOST_COUNT_METRIC, META, MetricHistory, PROC_TABLE_PREFIX, ProcessNodeCache } from '../../src/scope/topologies.js';
 import { serialiseReport, takeSnapshot } from '../../src/server/snapshot.js';
 import { cli, killDaemon, startDaemon, tempRoot, waitFor, waitServing, type Daemon } from '../support/daemon.js';
-import { fakeContainerId, INITIAL_NS, manyProcesses, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
+import { fakeContainerId, fakeProcess, INITIAL_NS, manyProcesses, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 import { ProbeClient } from '../support/probe-client.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-topo-'));
@@ -35,16 +35,7 @@ const sharingNs = { ...INITIAL_NS, mnt: 4026532301, uts: 4026532302, ipc: 402653
 const isolatedNs = { mnt: 4026532401, net: 4026532402, pid: 4026532403, uts: 4026532404, ipc: 4026532405, user: 4026532406, cgroup: 4026532407, time: 4026532408 };
 
 function host(): FakeProcess[] {
-  const p = (pid: number, ns: FakeProcess['ns'], cgroup: string, extra: Partial<FakeProcess> = {}): FakeProcess => ({
-    pid,
-    ppid: 1,
-    uid: 0,
-    comm: `p${pid}`,
-    argv: [`/bin/p${pid}`],
-    ns,
-    cgroup,
-    ...extra,
-  });
+  const p = (pid: number, ns: FakeProcess['ns'], cgroup: string, extra: Partial<FakeProcess> = {}): FakeProcess => fakeProcess(pid, ns, cgroup, extra);
   return [
     // pid 1's ns links unreadable (as on this VM): the host's namespaces come from pid 2.
     p(1, INITIAL_NS, '0::/init.scope\n', { ppid: 0, noNs: true }),

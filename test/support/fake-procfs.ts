@@ -32,6 +32,11 @@ export const INITIAL_NS: Record<NsType, number> = {
   time: 4026531834,
 };
 
+/** A root process `/bin/p<pid>` (comm `p<pid>`, parent 1) in `ns`, with that cgroup file if given. */
+export function fakeProcess(pid: number, ns: FakeProcess['ns'], cgroup?: string, extra: Partial<FakeProcess> = {}): FakeProcess {
+  return { pid, ppid: 1, uid: 0, comm: `p${pid}`, argv: [`/bin/p${pid}`], ns, ...(cgroup !== undefined ? { cgroup } : {}), ...extra };
+}
+
 export function writeFakeProcfs(root: string, procs: readonly FakeProcess[], passwd?: string): void {
   fs.mkdirSync(root, { recursive: true });
   for (const p of procs) {
