@@ -39,7 +39,19 @@ function fakeProc(): string {
 }
 
 const EMPTY_PATH = { PATH: '', LANG: 'C.UTF-8' };
-const run = (argv: string[], env: NodeJS.ProcessEnv = EMPTY_PATH) => spawnSync(argv[0] as string, argv.slice(1), { env, encoding: 'latin1', timeout: 60_000 });
+/**
+ * `list` of the live host prints whatever else runs on the machine: with --output-all every row
+ * is as wide as the longest command line (up to 8191 bytes; COMMAND is not the last column), so
+ * about 130 namespaces pass spawnSync's default 1 MiB buffer. Past it spawnSync sends SIGTERM and
+ * closes the pipes; strace -o blocks SIGTERM, so the traced CLI goes on, dies of EPIPE, and strace
+ * exits 1 with nothing on stderr. A harness error is thrown, never read as the program's status.
+ * The deadline is for a hang only, far above a slow run on a busy machine.
+ */
+const run = (argv: string[], env: NodeJS.ProcessEnv = EMPTY_PATH) => {
+  const r = spawnSync(argv[0] as string, argv.slice(1), { env, encoding: 'latin1', maxBuffer: 1 << 30, timeout: 600_000 });
+  if (r.error) throw r.error;
+  return r;
+};
 
 t.test('socket directory 0700; a normal user cannot connect; no TCP/UDP socket; no child process', async (t) => {
   const root = tempRoot();
