@@ -20,9 +20,15 @@ export function timeOnce(cmd: string, args: readonly string[]): number {
 
 /** Rows of a `--json --list` output (a sanity check beside the timing, not the differential test). */
 function rowCount(cmd: string, args: readonly string[]): number {
-  const r = spawnSync(cmd, args, { encoding: 'latin1', env: CHILD_ENV, maxBuffer: 256 * 1024 * 1024 });
-  const parsed = JSON.parse(r.stdout) as { namespaces?: unknown[] };
-  return parsed.namespaces?.length ?? 0;
+  // lsns exits 1 with no output when a process vanishes while it reads it: run it again.
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync(cmd, args, { encoding: 'latin1', env: CHILD_ENV, maxBuffer: 256 * 1024 * 1024 });
+    if (r.status === 0) {
+      const parsed = JSON.parse(r.stdout) as { namespaces?: unknown[] };
+      return parsed.namespaces?.length ?? 0;
+    }
+    if (attempt === 5) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal} five times: ${r.stderr.slice(0, 200)}`);
+  }
 }
 
 export interface ListFigures {
