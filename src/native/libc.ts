@@ -196,6 +196,8 @@ const PROTOTYPES: Record<string, string> = {
   mallopt: 'int mallopt(int param, int value)',
   epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
   epoll_wait: 'int epoll_wait(int epfd, void *events, int maxevents, int timeout)',
+  getrlimit: 'int getrlimit(int resource, void *rlim)',
+  setrlimit: 'int setrlimit(int resource, const void *rlim)',
 };
 
 type Resolved = { fn: RawFn; koffi: typeof KoffiModule } | NativeErr;
@@ -419,6 +421,33 @@ export function sysEpollWait(epfd: number, buf: Buffer, timeoutMs: number): Nati
   const out: number[] = [];
   for (let i = 0; i < r.value; i++) out.push(Number(buf.readBigUInt64LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET)));
   return ok(out);
+}
+
+/** RLIMIT_NOFILE: 7 on every architecture koffi supports here (asm-generic, x86, arm). */
+export const RLIMIT_NOFILE = 7;
+
+export interface RLimit {
+  soft: number;
+  hard: number;
+}
+
+/** getrlimit(resource): struct rlimit is two rlim_t (unsigned long: 8 bytes on 64-bit Linux). */
+export function sysGetRlimit(resource: number): NativeResult<RLimit> {
+  const buf = Buffer.alloc(16);
+  const r = callInt('getrlimit', [resource, buf], String(resource));
+  if (!r.ok) return r;
+  // RLIM_INFINITY (all ones) does not fit a double exactly: clamp it.
+  const clamp = (v: bigint): number => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
+  return ok({ soft: clamp(buf.readBigUInt64LE(0)), hard: clamp(buf.readBigUInt64LE(8)) });
+}
+
+/** setrlimit(resource, {soft, hard}): raising `hard` needs CAP_SYS_RESOURCE (EPERM otherwise). */
+export function sysSetRlimit(resource: number, limit: RLimit): NativeResult<void> {
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(BigInt(limit.soft), 0);
+  buf.writeBigUInt64LE(BigInt(limit.hard), 8);
+  const r = callInt('setrlimit', [resource, buf], String(resource));
+  return r.ok ? ok(undefined) : r;
 }
 
 export function sysSocket(domain: number, type: number, protocol: number): NativeResult<number> {

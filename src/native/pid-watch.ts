@@ -6,21 +6,48 @@
  * reported an exit, the pid still names the same process (no reuse). pidfd_open also tells a
  * thread-group leader (a process) from another thread (EINVAL). See native-notes/pidfd-epoll.md.
  */
-import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, EPOLLIN, sysClose, sysEpollCreate, sysEpollCtl, sysEpollWait, sysPidfdOpen, type NativeErr } from './libc.js';
+import { nrOpen, raiseFdLimit } from './fd-limit.js';
+import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, EPOLLIN, RLIMIT_NOFILE, sysClose, sysGetRlimit, sysEpollCreate, sysEpollCtl, sysEpollWait, sysPidfdOpen, type NativeErr } from './libc.js';
 
-export type WatchResult = 'watching' | 'no-process' | 'thread' | NativeErr;
+/** `full`: no pidfd left to spare (RLIMIT_NOFILE less a reserve for sockets and files). */
+export type WatchResult = 'watching' | 'no-process' | 'thread' | 'full' | NativeErr;
+
+/** Fds never used for pidfds: the HTTP server's connections, file reads, workers, libraries. */
+export const FD_RESERVE = 512;
 
 export class PidWatcher {
   private readonly fds = new Map<number, number>();
   private readonly events = Buffer.alloc(256 * EPOLL_EVENT_SIZE);
+  /** RLIMIT_NOFILE raises so far (`20000 -> 65536`), or why the last one failed. */
+  private readonly limitNotes: string[] = [];
 
-  private constructor(private readonly epfd: number) {}
+  private readonly nrOpen = nrOpen();
+  /** How many pidfds may be open; lowered when an fd could not be had below it. */
+  private capacity: number;
+  private raiseFailed = false;
+  /** Pids whose pidfds were closed to free fds, not yet taken by the caller. */
+  private shedPids: number[] = [];
 
-  /** A watcher, or why there can be none (no koffi, no pidfd_open, no epoll). */
-  static create(): PidWatcher | NativeErr {
+  private constructor(private readonly epfd: number) {
+    this.capacity = PidWatcher.capacityFor(null);
+  }
+
+  private static capacityFor(soft: number | null): number {
+    const limit = soft ?? sysGetRlimit(RLIMIT_NOFILE);
+    const n = typeof limit === 'number' ? limit : limit.ok ? limit.value.soft : 1024;
+    return Math.max(0, Math.min(n, Number.MAX_SAFE_INTEGER) - FD_RESERVE);
+  }
+
+  /** A watcher, or why there can be none (no koffi, no pidfd_open, no epoll); `maxWatched` caps the pidfds below what RLIMIT_NOFILE allows. */
+  static create(opts: { maxWatched?: number } = {}): PidWatcher | NativeErr {
     const ep = sysEpollCreate();
     if (!ep.ok) return ep;
     const w = new PidWatcher(ep.value);
+    if (opts.maxWatched !== undefined) {
+      // A fixed ceiling (tests): the fd limit is neither consulted beyond it nor raised.
+      w.capacity = Math.min(w.capacity, opts.maxWatched);
+      w.raiseFailed = true;
+    }
     // Probe pidfd_open on ourselves: ENOSYS (old kernel, seccomp) must be known before relying on it.
     const probe = sysPidfdOpen(process.pid);
     if (!probe.ok) {
@@ -29,6 +56,11 @@ export class PidWatcher {
     }
     sysClose(probe.value);
     return w;
+  }
+
+  /** What happened to RLIMIT_NOFILE when pidfds ran out (empty: they never did). */
+  get fdLimitNotes(): readonly string[] {
+    return this.limitNotes;
   }
 
   get size(): number {
@@ -42,7 +74,16 @@ export class PidWatcher {
   /** Starts watching `pid`: `no-process` (ESRCH, ENOENT), `thread` (EINVAL: not a thread-group leader), or an error (EMFILE...). */
   watch(pid: number): WatchResult {
     if (this.fds.has(pid)) return 'watching';
+    if (this.fds.size >= this.capacity && !this.raise()) return 'full';
     const fd = sysPidfdOpen(pid);
+    if (!fd.ok && (fd.code === 'EMFILE' || fd.code === 'ENFILE')) {
+      // Other fds took more than the reserve (or the system ran out): give the reserve back.
+      this.capacity = Math.max(0, this.fds.size - FD_RESERVE);
+      const excess = [...this.fds.keys()].slice(this.capacity);
+      for (const p of excess) this.unwatch(p);
+      this.shedPids.push(...excess);
+      return 'full';
+    }
     // ENOENT: newer kernels (pidfs) answer so for a process that is being reaped.
     if (!fd.ok) return fd.code === 'ESRCH' || fd.code === 'ENOENT' ? 'no-process' : fd.code === 'EINVAL' ? 'thread' : fd;
     const add = sysEpollCtl(this.epfd, EPOLL_CTL_ADD, fd.value, EPOLLIN, pid);
@@ -52,6 +93,32 @@ export class PidWatcher {
     }
     this.fds.set(pid, fd.value);
     return 'watching';
+  }
+
+  /** More room: RLIMIT_NOFILE raised (once it failed, never tried again). */
+  private raise(): boolean {
+    if (this.raiseFailed) return false;
+    const raised = raiseFdLimit(this.nrOpen);
+    if (!raised.ok) {
+      this.raiseFailed = true;
+      this.limitNotes.push(raised.why);
+      return false;
+    }
+    this.limitNotes.push(`${raised.from} -> ${raised.to}`);
+    this.capacity = PidWatcher.capacityFor(raised.to);
+    return this.fds.size < this.capacity;
+  }
+
+  /** Pids no longer watched because their pidfds were given back (once each); still alive as far as is known. */
+  takeShed(): number[] {
+    const out = this.shedPids;
+    this.shedPids = [];
+    return out;
+  }
+
+  /** Whether a watch() may find room now (a pidfd was freed, or the limit can still be raised). */
+  get hasRoom(): boolean {
+    return this.fds.size < this.capacity || !this.raiseFailed;
   }
 
   unwatch(pid: number): void {

@@ -162,6 +162,9 @@ export class IncrementalScanner {
   private watcher: PidWatcher | null;
   /** Why exits are found by listing /proc rather than by pidfds (null: pidfds in use). */
   private noWatcher: string | null = null;
+  private lastLimitNotes: readonly string[] = [];
+  /** Known processes without a pidfd (RLIMIT_NOFILE reached): looked for one by one each tick. */
+  private readonly unwatched = new Set<number>();
   /** Exited processes still listed (zombies): checked each tick until reaped. */
   private readonly zombies = new Set<number>();
   private readonly linkSets = new Map<string, { links: NsLink[]; refs: number }>();
@@ -206,6 +209,16 @@ export class IncrementalScanner {
     return this.noWatcher;
   }
 
+  /** Known processes whose exits are looked for one by one (no pidfd to spare for them). */
+  get unwatchedCount(): number {
+    return this.unwatched.size;
+  }
+
+  /** RLIMIT_NOFILE raises made for pidfds (`20000 -> 65536`) and failed attempts, oldest first. */
+  get fdLimitNotes(): readonly string[] {
+    return this.watcher?.fdLimitNotes ?? this.lastLimitNotes;
+  }
+
   /** Releases the pidfds. */
   close(): void {
     this.watcher?.close();
@@ -213,6 +226,8 @@ export class IncrementalScanner {
   }
 
   private disableWatcher(why: string): void {
+    if (this.watcher) this.lastLimitNotes = this.watcher.fdLimitNotes;
+    this.unwatched.clear();
     this.watcher?.close();
     this.watcher = null;
     this.noWatcher = why;
@@ -319,6 +334,7 @@ export class IncrementalScanner {
   private drop(pid: number): void {
     this.exitedNow.add(pid);
     this.watcher?.unwatch(pid);
+    this.unwatched.delete(pid);
     this.young.delete(pid);
     this.repDetails.delete(pid);
     this.zombies.delete(pid);
@@ -428,14 +444,47 @@ export class IncrementalScanner {
       }
       return;
     }
-    if (r !== 'watching') {
-      // Out of fds (EMFILE) or similar: list /proc from the next tick on (exits of the processes
-      // watched so far are then found by the listing).
+    if (r === 'full') {
+      // No pidfd to spare: its exit is found by looking for it each tick (checkUnwatched).
+      this.unwatched.add(pid);
+      for (const p of w.takeShed()) this.unwatched.add(p);
+    } else if (r !== 'watching') {
+      // pidfd_open or epoll failing otherwise: list /proc from the next tick on (exits of the
+      // processes watched so far are then found by the listing).
       this.disableWatcher(`pidfd_open failed (${r.code}); listing /proc every tick`);
+    } else {
+      this.unwatched.delete(pid);
     }
     this.zombies.delete(pid);
     this.read(pid, now, known ? 'reused' : 'new');
     stats.read++;
+  }
+
+  /**
+   * Processes beyond the pidfd limit: gone ones dropped, and as many as there is room for given a
+   * pidfd (watched ones exit and free theirs). Only when no wrap is possible since the last tick:
+   * a pid still there is then still its process. A zombie among them keeps its namespaces until
+   * the sweep reads it again.
+   */
+  private *checkUnwatched(stats: TickStats): Generator<void, void> {
+    const w = this.watcher;
+    if (!w || this.unwatched.size === 0) return;
+    let n = 0;
+    for (const pid of [...this.unwatched]) {
+      if (++n % 256 === 0) yield;
+      if (!this.reader.exists(pid)) {
+        this.drop(pid);
+        stats.gone++;
+        continue;
+      }
+      if (!w.hasRoom) continue;
+      const r = w.watch(pid);
+      if (r === 'watching') this.unwatched.delete(pid);
+      else if (r === 'no-process') {
+        this.drop(pid);
+        stats.gone++;
+      }
+    }
   }
 
   /**
@@ -511,6 +560,8 @@ export class IncrementalScanner {
         this.admit(pid, now, stats);
         yield;
       }
+      // The allocator did not wrap: an unwatched pid outside the range, if still there, is still its process.
+      yield* this.checkUnwatched(stats);
     } else {
       stats.listedProc = true;
       if (!first && !verdict.safe) stats.why = verdict.why;
@@ -530,8 +581,10 @@ export class IncrementalScanner {
       for (const pid of listed) {
         const known = this.procs.has(pid);
         if (this.watcher) {
-          // A watched pid is still its process; anything else is new (or a zombie's number reused).
+          // A watched pid is still its process; so is an unwatched one outside the reuse range when
+          // the allocator did not wrap; anything else is new (or a zombie's number reused).
           if (known && this.watcher.has(pid)) continue;
+          if (known && !first && verdict.safe && this.unwatched.has(pid) && !(pid > verdict.from && pid <= verdict.to)) continue;
           this.admit(pid, now, stats);
         } else {
           const reused = known && (first || !verdict.safe || (pid > verdict.from && pid <= verdict.to));

@@ -62,6 +62,9 @@ export class IncrementalSource {
   private stopped = false;
   private running: Promise<void> | null = null;
   private lastWarnings = '';
+  private limitNotesLogged = 0;
+  private lastListing: string | null = null;
+  private lastBeyond = false;
   /** Read problems of the current tick, by kind. */
   private issues: Partial<Record<ReadProblem, number>> = {};
   private readonly reader: ProcReader;
@@ -312,12 +315,27 @@ export class IncrementalSource {
       for (const w of s.warnings) log.warn({ seq: served.seq }, w);
       this.lastWarnings = warnings;
     }
+    const notes = this.scanner.fdLimitNotes;
+    for (const n of notes.slice(this.limitNotesLogged)) log.info({ rlimitNofile: n }, 'pidfds ran out of file descriptors');
+    this.limitNotesLogged = notes.length;
+    const beyond = this.scanner.unwatchedCount > 0;
+    if (!built.first && beyond && !this.lastBeyond) log.warn({ exits: this.pidfdExits() }, 'more processes than pidfds');
+    this.lastBeyond = beyond;
+    const listing = this.scanner.listingReason;
+    if (!built.first && listing !== null && listing !== this.lastListing) log.warn({ exits: `listing /proc (${listing})` }, 'process exits are found by listing /proc from now on');
+    this.lastListing = listing;
     if (built.first) {
-      const listing = this.scanner.listingReason;
-      log.info({ ...all, passwd: s.passwd, exits: listing === null ? 'pidfd' : `listing /proc (${listing})` }, 'first snapshot ready');
+      log.info({ ...all, passwd: s.passwd, exits: listing === null ? this.pidfdExits() : `listing /proc (${listing})` }, 'first snapshot ready');
       if (s.rows === 0) log.warn({ proc: this.opts.params.proc }, 'the first scan found no namespaces; is --proc a procfs with processes?');
     } else {
       log.debug(all, 'snapshot refreshed');
     }
+  }
+
+  /** How exits are found while pidfds are in use. */
+  private pidfdExits(): string {
+    const n = this.scanner.unwatchedCount;
+    const limit = this.scanner.fdLimitNotes.at(-1);
+    return n === 0 ? 'pidfd' : `pidfd; ${n} processes beyond the fd limit (${limit ?? 'RLIMIT_NOFILE'}) looked for one by one`;
   }
 }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import t from 'tap';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
+import { PidWatcher } from '../../src/native/pid-watch.js';
 import { IncrementalScanner, runTick } from '../../src/scan/incremental.js';
 import type { NamespaceRow } from '../../src/scan/namespaces.js';
 
@@ -155,4 +156,62 @@ t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async
   t.notOk(rowOf(fast, ipc), 'the namespace is gone with its last process');
   fast.close();
   swept.close();
+});
+
+t.test('more processes than pidfds: the ones beyond are looked for one by one', async (t) => {
+  // Six sleepers in their own uts namespaces; the watcher may hold 3 pidfds, so almost every
+  // process of the machine, and most of the sleepers, are beyond it.
+  const kids: ChildProcess[] = [];
+  t.teardown(() => {
+    for (const k of kids) {
+      try {
+        if (k.pid !== undefined) process.kill(k.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  const start = async (): Promise<number> => {
+    const k = spawn('unshare', ['--uts', '--', 'sleep', '300'], { stdio: 'ignore' });
+    kids.push(k);
+    const pid = k.pid as number;
+    for (let i = 0; i < 200 && !commandOf(pid).startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
+    return pid;
+  };
+  const stop = async (pid: number): Promise<void> => {
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  const pids: number[] = [];
+  for (let i = 0; i < 6; i++) pids.push(await start());
+  const watcher = PidWatcher.create({ maxWatched: 3 });
+  if (!(watcher instanceof PidWatcher)) throw new Error(`no pidfd watcher here: ${watcher.reason}`);
+  const s = new IncrementalScanner(new ProcReader('/proc'), users, { fullRescanMs: 3_600_000, cgroups: false, detailsMaxAgeMs: 0, watcher });
+  runTick(s);
+  t.equal(watcher.size, 3, 'the watcher holds its 3 pidfds');
+  t.ok(s.unwatchedCount > 3, `the other processes are unwatched (${s.unwatchedCount})`);
+  t.equal(s.listingReason, null, 'pidfds stay in use');
+  for (const pid of pids) t.match(rowOf(s, ino(pid, 'uts')), { pid, nprocs: 1 }, `sleeper ${pid} shown`);
+
+  // Kill every sleeper that has no pidfd, and one that has (its pidfd frees a place).
+  const unwatched = pids.filter((p) => !watcher.has(p));
+  const watched = pids.find((p) => watcher.has(p));
+  t.ok(unwatched.length > 0, 'some sleepers have no pidfd');
+  const killed = [...unwatched, ...(watched === undefined ? [] : [watched])];
+  const killedUts = killed.map((p) => ino(p, 'uts'));
+  for (const pid of killed) await stop(pid);
+  const stats = runTick(s);
+  t.equal(stats.listedProc, false, '/proc was not listed');
+  for (const [i, pid] of killed.entries()) t.notOk(rowOf(s, killedUts[i] as number), `sleeper ${pid} gone after one tick`);
+  for (const pid of pids.filter((p) => !killed.includes(p))) t.match(rowOf(s, ino(pid, 'uts')), { pid, nprocs: 1 }, `sleeper ${pid} still shown`);
+  t.equal(watcher.size, 3, 'the freed pidfd went to a process that had none');
+
+  const late = await start();
+  runTick(s);
+  t.match(rowOf(s, ino(late, 'uts')), { pid: late, nprocs: 1 }, 'a new process beyond the pidfds is shown');
+  const lateUts = ino(late, 'uts');
+  await stop(late);
+  runTick(s);
+  t.notOk(rowOf(s, lateUts), 'and gone after it exits');
+  s.close();
 });
