@@ -57,7 +57,7 @@ export const DETAILS_MAX_AGE_MS = 10_000;
 const PID_INDEX = NS_TYPES.indexOf('pid');
 const NOT_PID_TYPES: readonly NsType[] = NS_TYPES.filter((t) => t !== 'pid');
 
-/** Distinct cgroup file texts whose parse is kept (IncrementalScanner.containerOf). */
+/** Distinct cgroup file texts whose parse is kept (IncrementalScanner.parseCgroup). */
 const MAX_CGROUP_TEXTS = 4096;
 
 /** A reuse range wider than this is cheaper to find by listing /proc than by probing each pid. */
@@ -76,10 +76,15 @@ interface Proc {
   verifiedAt: number;
 }
 
+/**
+ * A namespace's processes, by count: the members themselves are the processes whose links hold it
+ * (a set of pids per namespace cost ~30 bytes per process and namespace: the host's eight
+ * namespaces each have nearly every process).
+ */
 interface NsMembers {
   type: NsType;
-  pids: Set<number>;
-  /** Lowest pid in `pids`, or -1 when it must be recomputed. */
+  count: number;
+  /** Lowest member pid, or -1 when it left and must be found again (staleMins). */
   min: number;
 }
 
@@ -165,6 +170,8 @@ export class IncrementalScanner {
   private lastLimitNotes: readonly string[] = [];
   /** Known processes without a pidfd (RLIMIT_NOFILE reached): looked for one by one each tick. */
   private readonly unwatched = new Set<number>();
+  /** Namespaces (by inode) whose lowest pid left since the last findStaleMins. */
+  private readonly staleMins = new Set<number>();
   /** Exited processes still listed (zombies): checked each tick until reaped. */
   private readonly zombies = new Set<number>();
   private readonly linkSets = new Map<string, { links: NsLink[]; refs: number }>();
@@ -174,7 +181,8 @@ export class IncrementalScanner {
   private readonly inos = new Float64Array(NS_TYPES.length);
   /** readLinks' row of every type but pid, reused. */
   private readonly someInos = new Float64Array(NOT_PID_TYPES.length);
-  private readonly parsedCgroups = new Map<string, ContainerRef | null>();
+  /** Parsed cgroup files by text; `text` is the one string kept for every process with that file. */
+  private readonly parsedCgroups = new Map<string, { text: string; ref: ContainerRef | null }>();
   /** Details of the representatives, when they were read, and the last tick the pid was one. */
   private readonly repDetails = new Map<number, { d: ProcDetails; at: number; repTick: number }>();
   /** Pids that exited (or turned zombie) this tick: their children were reparented. */
@@ -289,20 +297,44 @@ export class IncrementalScanner {
   private addMember(pid: number, link: NsLink): void {
     let m = this.byNs.get(link.ino);
     if (!m) {
-      m = { type: link.type, pids: new Set(), min: pid };
+      m = { type: link.type, count: 0, min: pid };
       this.byNs.set(link.ino, m);
     } else if (m.min !== -1 && pid < m.min) {
       m.min = pid;
     }
-    m.pids.add(pid);
+    m.count++;
   }
 
   private removeMember(pid: number, link: NsLink): void {
     const m = this.byNs.get(link.ino);
     if (!m) return;
-    m.pids.delete(pid);
-    if (m.pids.size === 0) this.byNs.delete(link.ino);
-    else if (m.min === pid) m.min = -1;
+    m.count--;
+    if (m.count <= 0) {
+      this.byNs.delete(link.ino);
+      this.staleMins.delete(link.ino);
+    } else if (m.min === pid) {
+      m.min = -1;
+      this.staleMins.add(link.ino);
+    }
+  }
+
+  /** The lowest pid of every namespace whose lowest left: one pass over the processes for all of them. */
+  private findStaleMins(): void {
+    if (this.staleMins.size === 0) return;
+    const found = new Map<number, number>();
+    for (const [pid, p] of this.procs) {
+      for (const l of p.links) {
+        if (!this.staleMins.has(l.ino)) continue;
+        const min = found.get(l.ino);
+        if (min === undefined || pid < min) found.set(l.ino, pid);
+      }
+    }
+    for (const ino of this.staleMins) {
+      const m = this.byNs.get(ino);
+      const min = found.get(ino);
+      if (m !== undefined && min !== undefined) m.min = min;
+    }
+    this.staleMins.clear();
   }
 
   /**
@@ -384,9 +416,10 @@ export class IncrementalScanner {
       inos.fill(0);
       any = false;
     }
-    const cgroup = this.opts.cgroups && any ? this.reader.readCgroup(pid, old?.cgroupText) : null;
-    const container = cgroup === null ? (this.opts.cgroups && any ? undefined : null) : this.containerOf(cgroup);
-    const cgroupText = cgroup ?? undefined;
+    const read = this.opts.cgroups && any ? this.reader.readCgroup(pid, old?.cgroupText) : null;
+    const parsed = read === null ? null : this.parseCgroup(read);
+    const container = parsed === null ? (this.opts.cgroups && any ? undefined : null) : parsed.ref;
+    const cgroupText = parsed?.text;
     if (old && sameInos(old.links, inos)) {
       old.verifiedAt = now;
       if (kind === 'reused') old.bornTick = this.tickNo;
@@ -414,17 +447,19 @@ export class IncrementalScanner {
   }
 
   /**
-   * The container a cgroup file names, parsed once per distinct text: processes of one service or
-   * container have the same file, and a swept process's unchanged file comes back as the very
-   * same string (ProcReader.readCgroup). Bounded: cleared when it holds too many texts.
+   * The container a cgroup file names, parsed once per distinct text, and the text to keep:
+   * processes of one service or container have the same file (every host process has the same
+   * one), so one string serves them all (~170 bytes per process otherwise), and a swept process's
+   * unchanged file comes back as that very string (ProcReader.readCgroup). Bounded: cleared when it
+   * holds too many texts.
    */
-  private containerOf(text: string): ContainerRef | null {
+  private parseCgroup(text: string): { text: string; ref: ContainerRef | null } {
     const known = this.parsedCgroups.get(text);
     if (known !== undefined) return known;
     if (this.parsedCgroups.size >= MAX_CGROUP_TEXTS) this.parsedCgroups.clear();
-    const ref = parseCgroupFile(text);
-    this.parsedCgroups.set(text, ref);
-    return ref;
+    const parsed = { text, ref: parseCgroupFile(text) };
+    this.parsedCgroups.set(text, parsed);
+    return parsed;
   }
 
   /**
@@ -495,12 +530,8 @@ export class IncrementalScanner {
    */
   private dueRepresentatives(now: number, readNow: Set<number>): number[] {
     const due: number[] = [];
+    this.findStaleMins();
     this.byNs.forEach((m) => {
-      if (m.min === -1) {
-        let min = Infinity;
-        for (const pid of m.pids) if (pid < min) min = pid;
-        m.min = min;
-      }
       const pid = m.min;
       if (readNow.has(pid)) return;
       const e = this.repDetails.get(pid);
@@ -695,7 +726,7 @@ export class IncrementalScanner {
           ns: ino,
           type: m.type,
           path: `/proc/${rep.pid}/ns/${m.type}`,
-          nprocs: m.pids.size,
+          nprocs: m.count,
           pid: rep.pid,
           ppid: rep.ppid,
           command: commandOf(rep),

@@ -139,7 +139,8 @@ t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async
   const kid = kids[0] as number;
   extra.push(kid);
 
-  child.stdin?.write('exec python3 -c import\\ time;time.sleep(300) renamed\n');
+  // The controller splits its line on whitespace: the program passed to -c must have none.
+  child.stdin?.write("exec python3 -c __import__('time').sleep(300) renamed\n");
   // Wait for the exec to show in the kernel's cmdline (the controller says nothing after exec).
   for (let i = 0; i < 100 && !commandOf(pid).includes('renamed'); i++) await new Promise((r) => setTimeout(r, 20));
   runTick(fast);
