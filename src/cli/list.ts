@@ -25,6 +25,12 @@ export interface CliIo {
   euid?: number;
 }
 
+/**
+ * Below this many processes ns links are read with plain fs: koffi's load (~20 ms of CPU) is more
+ * than readlinkat saves on 8 links per process (~1 µs each; native-notes/performance-history.md).
+ */
+export const NATIVE_LINKS_MIN_PIDS = 2000;
+
 export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-namespaces list'): Promise<number> {
   const parsed = parseListArgs(argv);
   const usage = (message: string, hint: boolean): number => {
@@ -68,6 +74,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     return usage(`cannot read ${opts.proc}: ${code}`, false);
   }
+  if (pids.length < NATIVE_LINKS_MIN_PIDS) reader.usePlainLinks();
   if (pids.length === 0) io.err(`${prog}: warning: ${opts.proc} holds no processes; is it a procfs?\n`);
 
   const users = loadUserNames(passwdCandidates(opts.proc));

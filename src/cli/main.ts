@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** Entry point: `scope-namespaces <command>`; invoked as `lsns` it behaves as `list`. */
+import { fstatSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CliIo } from './list.js';
 
@@ -14,12 +15,46 @@ Commands:
   help      this text
 `;
 
+/** Whether process.stdout was made: its stream (net, stream, tty modules) costs `list` ~4 ms to load. */
+let stdoutStream = false;
+let stderrStream = false;
+
+function isCharDevice(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `list`'s output straight to fd 1 with write(2): an inherited stdout is blocking (a terminal, a
+ * file, a shell's pipe), so this is what the stream would do, without loading it. A non-blocking fd
+ * (EAGAIN), or any other failure, hands the rest to process.stdout, which waits for the reader.
+ */
+function writeOut(buf: Buffer): void {
+  let off = 0;
+  if (!stdoutStream) {
+    try {
+      while (off < buf.length) off += writeSync(1, buf, off, buf.length - off);
+      return;
+    } catch {
+      stdoutStream = true;
+    }
+  }
+  process.stdout.write(off === 0 ? buf : buf.subarray(off));
+}
+
 function processIo(): CliIo {
   return {
-    out: (bytes) => process.stdout.write(Buffer.from(bytes, 'latin1')),
-    err: (text) => process.stderr.write(text),
+    out: (bytes) => writeOut(Buffer.from(bytes, 'latin1')),
+    err: (text) => {
+      stderrStream = true;
+      process.stderr.write(text);
+    },
     env: process.env,
-    ttyWidth: process.stdout.isTTY ? process.stdout.columns : null,
+    // A terminal is a character device: only then is the stream (a tty.WriteStream) made for its width.
+    ttyWidth: isCharDevice(1) && process.stdout.isTTY ? ((stdoutStream = true), process.stdout.columns) : null,
   };
 }
 
@@ -39,7 +74,8 @@ async function prestartForList(args: readonly string[]): Promise<void> {
  * than us holds the rest of a large output in Node's queue, and exiting would cut it off.
  */
 async function exitNow(code: number): Promise<never> {
-  for (const stream of [process.stdout, process.stderr]) await new Promise<void>((resolve) => stream.write('', () => resolve()));
+  const streams = [...(stdoutStream ? [process.stdout] : []), ...(stderrStream ? [process.stderr] : [])];
+  for (const stream of streams) await new Promise<void>((resolve) => stream.write('', () => resolve()));
   process.exit(code);
 }
 

@@ -6,8 +6,9 @@
  * with terminate(). Successful results are cached by namespace inode.
  */
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { fail, nativeStatus, ok, type NativeResult } from './libc.js';
 import type { UtsItemResult, UtsRequest, UtsResponse, UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
 
@@ -72,7 +73,9 @@ export class UtsHostnameReader implements HostnameReader {
     try {
       // No inherited execArgv: the parent's flags (--input-type, test-runner loaders) are not meant
       // for a plain compiled-JS worker and some make Worker startup fail.
-      w = new Worker(url, { execArgv: [] });
+      // Loaded here, not at import: `list` without a HOSTNAME column never pays for worker_threads (~4 ms).
+      const wt = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+      w = new wt.Worker(url, { execArgv: [] });
     } catch (e) {
       return fail('ECHILD', `cannot start UTS worker: ${e instanceof Error ? e.message : String(e)}`, 10);
     }

@@ -180,6 +180,14 @@ export class ProcReader {
     this.fastLinks = opts.nativeLinks ?? null;
   }
 
+  /**
+   * Read ns links with plain fs from now on, unless they already went through koffi: for a scan
+   * of few processes loading koffi costs more CPU than its readlinkat saves (`list` on a small host).
+   */
+  usePlainLinks(): void {
+    if (this.fastLinks === null) this.fastLinks = false;
+  }
+
   static isProcfs(dir: string): boolean {
     try {
       return fs.statfsSync(dir).type === PROC_SUPER_MAGIC;

@@ -83,6 +83,8 @@ export function prestartLinkWorkers(root = '/proc'): readonly WorkerThreads.Work
   const text = readLoadavg(root);
   const tasks = text === null ? null : parseLoadavgTasks(text);
   if (tasks === null) return [];
+  // Fewer tasks than one worker's share: none (unless the count is forced), before reading our own threads' states.
+  if (tasks < PARALLEL_MIN_PIDS && process.env['SCOPE_NAMESPACES_LINK_WORKERS'] === undefined) return [];
   const n = linkWorkerCount(tasks, PARALLEL_MIN_PIDS, root, text, selfRunning(root));
   if (n <= 0) return [];
   const wt = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
