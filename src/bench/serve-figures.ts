@@ -47,7 +47,7 @@ export interface ReportFigures {
   latestEntries: number;
   /** The same by topology (Host, Process, Container, Pod, ...). */
   entriesByTopology: Record<string, number>;
-  /** Estimates from issue 12's measured probe figures, % of one core at 1 poll/s. */
+  /** Estimates from a real probe's measured figures, % of one core at 1 poll/s. */
   probeCostEntriesPercent: number;
   probeCostBytesPercent: number;
 }

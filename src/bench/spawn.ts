@@ -1,6 +1,6 @@
 /**
- * Extra processes for benchmarks: N sleepers, every `nsEvery`-th in new net+uts namespaces (issue
- * 12's scenario), all killed by pid on cleanup. Each sleeper also dies by itself after
+ * Extra processes for benchmarks: N sleepers, every `nsEvery`-th in new net+uts namespaces (the
+ * host scenario), all killed by pid on cleanup. Each sleeper also dies by itself after
  * `lifetimeSec`, so a crashed benchmark cannot leave thousands of processes behind for long.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

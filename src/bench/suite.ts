@@ -1,10 +1,13 @@
 /**
- * `npm run bench`: issue 12's figures in one run, one table (each figure beside its target) and
- * the same figures as JSON.
+ * `npm run bench`: serve's and list's figures in one run, one table (each figure beside its target)
+ * and the same figures as JSON.
  *
  *   node dist/lib/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
  *     [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness]
- *     [--serve-arg ARG]...
+ *     [--serve-arg ARG]... [--containers C [--per-container P]] [--scale default | N,N,...]
+ *
+ * `--scale` (scale.ts) instead grows the host through several sizes (default 100, 1,000, 5,000,
+ * 20,000) and measures list, serve's CPU/RSS/report and freshness at each.
  *
  * Scenario: sleepers are added until the host has ~--procs processes (default 5,000; every 50th in
  * its own net+uts namespaces). `serve` is a black box at its default settings (--serve-arg adds
@@ -17,7 +20,7 @@
  *    its background threads; their CPU is shown apart), then --duration s (default 60, two
  *    full rescans) of 1/s polls: the steady state's CPU (utime+stime) and VmRSS of
  *    serve, single-poll latency, and the last answer's size and `latest` entries, with the probe's
- *    cost estimated from them (issue 12's ~6 µs per entry, ~90 ms per MB).
+ *    cost estimated from them (a real probe's measured ~6 µs per entry, ~90 ms per MB).
  *  - singles: --singles polls one at a time after random pauses of 100-300 ms (the p99 target).
  *  - burst: --bursts bursts of 50 concurrent polls, after one unmeasured burst against a
  *    throwaway trivial server (warms this process's client code, not serve).
@@ -44,6 +47,7 @@ import { measureBursts, measureCpuWindow, measureSingles, type Bursts, type CpuW
 import { startServe, stopServe, type Serve } from './serve-process.js';
 import { spawnContainers } from './containers.js';
 import { killChildren, spawnSleepers, type Sleepers } from './spawn.js';
+import { DEFAULT_SIZES, parseSizes, renderScale, runScale } from './scale.js';
 import { round } from './stats.js';
 
 const SECTIONS = ['list', 'cpu', 'singles', 'burst', 'freshness'] as const;
@@ -65,10 +69,12 @@ interface Args {
   /** The container-host scenario: this many containers of `perContainer` processes; 0: sleepers. */
   containers: number;
   perContainer: number;
+  /** The scale table's sizes (--scale); null: one scenario. */
+  scale: number[] | null;
 }
 
 const USAGE =
-  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]... [--containers C [--per-container P]]';
+  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]... [--containers C [--per-container P]] [--scale N,N,...]';
 
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
@@ -86,6 +92,7 @@ export function parseArgs(argv: readonly string[]): Args {
     serveArgs: [],
     containers: 0,
     perContainer: 50,
+    scale: null,
   };
   const num = (k: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
@@ -111,6 +118,7 @@ export function parseArgs(argv: readonly string[]): Args {
     else if (k === '--serve-arg') (a.serveArgs.push(str(k, v)), i++);
     else if (k === '--containers') ((a.containers = num(k, v, 1, 2000)), i++);
     else if (k === '--per-container') ((a.perContainer = num(k, v, 1, 1000)), i++);
+    else if (k === '--scale') ((a.scale = str(k, v) === 'default' ? [...DEFAULT_SIZES] : parseSizes(str(k, v))), i++);
     else if (k === '--skip-lsns') a.skipLsns = true;
     else if (k === '--only') {
       const parts = str(k, v).split(',');
@@ -212,7 +220,7 @@ function render(r: Results): string {
       ['probe cost est. (bytes)', fmt(rep?.probeCostBytesPercent, ' %'), '(300 kB: 2.7 %)', '', 'ESTIMATE: JSON bytes x 90 ms/MB, 1 poll/s'],
       ['plugin CPU', fmt(cpu.cpuPercent, ' %'), '<= 2 %', v('pluginCpuPercent'), `of one core, utime+stime over ${cpu.windowSec} s after ${cpu.warmupSec} s warm-up, polled 1/s`],
       ['plugin CPU, warm-up', fmt(cpu.warmupCpuPercent, ' %'), '', '', `the ${cpu.warmupSec} s of warm-up (after the first full scan): V8 compiling, first GCs`],
-      ['plugin + probe est.', fmt(rep ? round(cpu.cpuPercent + rep.probeCostEntriesPercent, 2) : null, ' %'), '(0.10x probe)', '', "info: 0.10x of the probe's own 33-51 % (issue 12) = 3.3-5.1 %"],
+      ['plugin + probe est.', fmt(rep ? round(cpu.cpuPercent + rep.probeCostEntriesPercent, 2) : null, ' %'), '(0.10x probe)', '', "info: 0.10x of the probe's own 33-51 % (measured) = 3.3-5.1 %"],
       ['serve RSS median', fmt(cpu.rssMedianMb, ' MB'), '<= 80 MB', v('rssMedianMb'), 'VmRSS every 250 ms over the window'],
       ['serve RSS peak', fmt(cpu.rssPeakMb, ' MB'), '<= 80 MB', v('rssPeakMb'), `VmHWM (peak since start) ${fmt(cpu.hwmMb, ' MB')}`],
       [
@@ -410,6 +418,26 @@ async function main(): Promise<void> {
     freshness: null,
     targets: {},
   };
+  if (a.scale !== null) {
+    try {
+      const points = await runScale(
+        cli,
+        { sizes: a.scale, warmupSec: a.warmupSec, durationSec: a.durationSec, runs: a.runs, trials: a.trials, lsns: wantLsns ? a.lsns : null, serveArgs: a.serveArgs },
+        log,
+        (c) => children.push(c),
+        sleepers,
+      );
+      machine['loadAfter'] = os
+        .loadavg()
+        .map((x) => round(x, 2))
+        .join(' ');
+      process.stdout.write(`machine: ${JSON.stringify(machine)}\n\n${renderScale(points)}`);
+      if (a.json) fs.writeFileSync(a.json, JSON.stringify({ machine, options: results.options, scale: points }, null, 2) + '\n');
+    } finally {
+      killAll();
+    }
+    return;
+  }
   let serve: Serve | null = null;
   let client: ProbeClient | null = null;
   try {

@@ -14,7 +14,7 @@ import { ConfigError, EXIT_USAGE, parseServeConfig, type ServeConfig } from './c
 import { createLogger } from './logging.js';
 
 export const EXIT_FATAL = 1;
-/** Hard deadline for a clean stop; the issue asks for under 2 s. */
+/** Hard deadline for a clean stop: an orchestrator waits a few seconds before SIGKILL. */
 const STOP_DEADLINE_MS = 1500;
 
 /** How often the daemon checks that its socket is still there (the probe rescans every 5 s). */

@@ -4,6 +4,10 @@ import { parseNsLink, parseStatCpuTicks, parseStatusKb } from '../../src/bench/p
 import { countLatestEntries, hostTableRowPid, probeCostFromBytes, probeCostFromEntries } from '../../src/bench/report-figures.js';
 import { parseArgs } from '../../src/bench/suite.js';
 import { median, p99, quantile } from '../../src/bench/stats.js';
+import { parseSizes, scaleTargets, type ScalePoint } from '../../src/bench/scale.js';
+import type { ListFigures } from '../../src/bench/list-vs-lsns.js';
+import type { CpuWindow } from '../../src/bench/serve-figures.js';
+import type { Freshness } from '../../src/bench/freshness.js';
 
 t.test('quantiles interpolate between order statistics', async (t) => {
   t.equal(median([4, 1, 3, 2]), 2.5);
@@ -78,4 +82,50 @@ t.test('parseArgs: defaults, sections and bad flags', async (t) => {
   t.throws(() => parseArgs(['--only', 'lsns']), /--only takes/);
   t.throws(() => parseArgs(['--procs', '-1']), /--procs must be/);
   t.throws(() => parseArgs(['--bogus']), /unknown argument/);
+});
+
+t.test('scale: sizes and the targets at each', async (t) => {
+  t.same(parseSizes('5000,100,1000,100'), [100, 1000, 5000], 'ascending, once each');
+  t.throws(() => parseSizes('100,0'), /sizes 1\.\.20000/);
+  t.throws(() => parseSizes('100,abc'), /sizes/);
+  t.throws(() => parseSizes('30000'), /sizes/);
+  const list = (processes: number, oursMs: number, lsnsMs: number, nodeFloorMs: number): ListFigures => ({
+    processes,
+    runs: 5,
+    nodeFloorMs,
+    oursMs,
+    lsnsMs,
+    ratio: oursMs / lsnsMs,
+    oursRows: 1,
+    lsnsRows: 1,
+  });
+  const point = (processes: number, l: ListFigures, cpuPercent: number | null, rssMedianMb: number | null): ScalePoint => ({
+    size: processes,
+    processes,
+    list: l,
+    cpu: cpuPercent === null || rssMedianMb === null ? null : ({ cpuPercent, rssMedianMb } as CpuWindow),
+    freshness: { appearMaxMs: 1100, disappearMaxMs: 1600 } as Freshness,
+  });
+  const small = scaleTargets(point(110, list(110, 80, 15, 58), 0.5, 60));
+  t.match(small[0], { figure: 'list ms above node -e 0', value: 22, limit: 25, met: true });
+  t.match(small.at(-1), { figure: 'freshness gone max ms', value: 1600, met: false });
+  t.notOk(
+    small.some((x) => x.figure.startsWith('serve')),
+    'no serve target at ~100',
+  );
+  const big = scaleTargets(point(20010, list(20010, 600, 17000, 90), 4.2, 85));
+  t.match(big[0], { figure: 'list / lsns', limit: 0.1, met: true });
+  t.match(
+    big.find((x) => x.figure === 'serve CPU %'),
+    { value: 4.2, limit: 4, met: false },
+  );
+  t.match(
+    big.find((x) => x.figure === 'serve RSS median MB'),
+    { value: 85, limit: 90, met: true },
+  );
+  t.match(scaleTargets(point(1000, list(1000, 150, 180, 60), 1, 60))[0], { figure: 'list / lsns', limit: 1, met: true });
+  t.match(
+    scaleTargets(point(5000, list(5000, 250, 700, 60), null, null)).find((x) => x.figure === 'serve CPU %'),
+    { value: null, met: null },
+  );
 });
