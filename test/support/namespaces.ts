@@ -250,7 +250,6 @@ class Tracker {
   }
 
   async cleanup(): Promise<CleanupReport> {
-    this.abort.cancel();
     this.scan();
     const killed: number[] = [];
     const alive = (): ProcInfo[] => {
@@ -276,6 +275,8 @@ class Tracker {
         }
       }
       if (left.length === 0 || Date.now() > deadline) {
+        // Only now: a test stopped while this awaited still needs the synchronous group kill.
+        this.abort.cancel();
         fs.rmSync(this.tmp, { recursive: true, force: true });
         return {
           killed,
