@@ -180,7 +180,7 @@ t.test('more processes than pidfds: the ones beyond are looked for one by one', 
     }
   });
   const start = async (): Promise<number> => {
-    const k = spawn('unshare', ['--uts', '--', 'sleep', '300'], { stdio: 'ignore' });
+    const k = spawn(...mortal('unshare', ['--uts', '--', 'sleep', '300']), { stdio: 'ignore' });
     kids.push(k);
     const pid = k.pid as number;
     for (let i = 0; i < 200 && !commandOf(pid).startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
