@@ -39,12 +39,20 @@ export function taggedEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, [TAG_VAR]: TEST_TAG };
 }
 
+/** util-linux's setpriv, by absolute path: some children get an empty PATH. */
+export const SETPRIV = ((): string => {
+  for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/bin', '/bin']) {
+    if (dir !== '' && fs.existsSync(path.join(dir, 'setpriv'))) return path.join(dir, 'setpriv');
+  }
+  return 'setpriv';
+})();
+
 /** Shell prefix for a command a script starts: it dies with the script's process. */
-export const DIE_WITH_PARENT = 'setpriv --pdeathsig KILL --';
+export const DIE_WITH_PARENT = `${SETPRIV} --pdeathsig KILL --`;
 
 /** `[cmd, args]` run under setpriv so that it dies with this process; spawn it from node directly. */
 export function mortal(cmd: string, args: readonly string[]): [string, string[]] {
-  return ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]];
+  return [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]];
 }
 
 /** A new directory `<parent>/<tag>-<what>-XXXXXX`, so mounts on or under it carry the tag. */
