@@ -27,6 +27,7 @@ import { loadManifests, manifestCapabilities } from '../support/deploy.js';
 import { haveRootAndTools, startDeployNamespaces } from '../support/deploy-namespaces.js';
 import { discover, ProbeClient } from '../support/probe-client.js';
 import { retryWhileRacing } from '../support/stable.js';
+import { TAG_VAR, TEST_TAG, mortal, taggedTempDir } from '../support/tag.js';
 
 type Rows = Map<string, string>;
 const HOST = os.hostname();
@@ -76,7 +77,7 @@ interface Sim {
 
 async function main(): Promise<void> {
   const caps = manifestCapabilities(loadManifests().daemonSet);
-  const dir = fs.mkdtempSync('/tmp/sndc-');
+  const dir = taggedTempDir('sndc');
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   // The launcher tools run from copies: the originals are hidden before they are needed last.
@@ -102,7 +103,8 @@ async function main(): Promise<void> {
     const plugins = path.join(dir, name);
     fs.mkdirSync(plugins, { mode: 0o755 });
     const bounding = ['-all', ...caps.map((c) => `+${c}`)].join(',');
-    const containerEnv = Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env })
+    // The run's tag too: the daemon must be found by it if it outlives the test.
+    const containerEnv = Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', [TAG_VAR]: TEST_TAG, ...env })
       .map(([k, v]) => `${k}=${v ?? ''}`)
       .join(' ');
     const script = [
@@ -127,7 +129,8 @@ async function main(): Promise<void> {
       // NODE_OPTIONS that makes node write coverage data under the read-only root at exit).
       `exec $B/setpriv --inh-caps=-all --bounding-set=${bounding} -- env -i ${containerEnv} ${process.execPath} ${cli} serve --log-format json --interval 1s`,
     ].join('\n');
-    const child = spawn('unshare', ['--mount', '--uts', '--ipc', '--propagation', 'private', 'sh', '-c', script], {
+    // Dies with this process (its setpriv keeps a subset of the capabilities: the death signal stays).
+    const child = spawn(...mortal('unshare', ['--mount', '--uts', '--ipc', '--propagation', 'private', 'sh', '-c', script]), {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -3,7 +3,7 @@
  * the report `scope-namespaces report` makes of the live /proc.
  *
  * The cgroup directories and processes are made by test/support/cgroups.ts (CgroupLab), under
- * `<cgroup2 mount>/snt-containers-<pid>-<random>/` (and, on a hybrid host, under the v1 `pids`
+ * `<cgroup2 mount>/<run tag>-containers-<pid>-<random>/` (and, on a hybrid host, under the v1 `pids`
  * hierarchy); only processes this test started are moved into them. Cleanup moves every one back,
  * kills it by pid, removes every directory, deepest first; the test then checks nothing is left.
  *

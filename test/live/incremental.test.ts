@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import t from 'tap';
+import { mortal } from '../support/tag.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { PidWatcher } from '../../src/native/pid-watch.js';
@@ -16,7 +17,12 @@ import type { NamespaceRow } from '../../src/scan/namespaces.js';
 const why = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/bin/unshare') ? 'needs unshare' : null;
 if (why) t.plan(0, why);
 
-/** A python3 process that obeys lines on stdin: unshare, setuid, fork, exec, exit. */
+/**
+ * A python3 process that obeys lines on stdin: unshare, setuid, fork, exec, exit. It dies with the
+ * test: it runs under setpriv --pdeathsig and sets that again after setuid, which clears it. Its
+ * fork must outlive it (reparenting is what is tested), so no death signal there: it blocks on
+ * fd 3, a pipe whose other end only the test process holds, and exits when that closes.
+ */
 const CONTROLLER = String.raw`
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -26,10 +32,11 @@ for line in sys.stdin:
     if not cmd: continue
     if cmd[0] == "unshare-uts":
         if libc.unshare(0x04000000) != 0: print("error", ctypes.get_errno(), flush=True); continue
-    elif cmd[0] == "setuid": os.setuid(int(cmd[1]))
+    elif cmd[0] == "setuid":
+        os.setuid(int(cmd[1])); libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     elif cmd[0] == "fork":
         if os.fork() == 0:
-            os.setsid(); os.execvp("sleep", ["sleep", "300"])
+            os.setsid(); os.execvp("python3", ["python3", "-c", "import os; os.read(3, 1)"])
     elif cmd[0] == "exec": os.execvp(cmd[1], cmd[1:])
     elif cmd[0] == "exit": os._exit(0)
     print("ok", flush=True)
@@ -93,11 +100,11 @@ function childrenOf(pid: number): number[] {
 }
 
 t.test('start, exec, setuid, unshare, reparenting and exit, tick by tick', async (t) => {
-  const child = spawn('unshare', ['--ipc', 'python3', '-c', CONTROLLER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(...mortal('unshare', ['--ipc', 'python3', '-c', CONTROLLER]), { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
   const extra: number[] = [];
   const nextReply = replies(child);
   t.teardown(() => {
-    // A fork the test failed before recording would hold the controller's stdout open for 300 s.
+    // A fork the test failed before recording would hold the controller's stdout open until this process exits.
     const forks = child.pid === undefined ? [] : childrenOf(child.pid);
     for (const pid of [child.pid, ...extra, ...forks]) {
       if (pid === undefined) continue;
@@ -173,7 +180,7 @@ t.test('more processes than pidfds: the ones beyond are looked for one by one', 
     }
   });
   const start = async (): Promise<number> => {
-    const k = spawn('unshare', ['--uts', '--', 'sleep', '300'], { stdio: 'ignore' });
+    const k = spawn(...mortal('unshare', ['--uts', '--', 'sleep', '300']), { stdio: 'ignore' });
     kids.push(k);
     const pid = k.pid as number;
     for (let i = 0; i < 200 && !commandOf(pid).startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));

@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NS_TYPES } from '../../src/procfs/types.js';
 import { nsInode, startAwkwardNamespaces, type AwkwardNamespaces } from '../support/namespaces.js';
+import { mortal } from '../support/tag.js';
 import { retryWhileRacing } from '../support/stable.js';
 
 const LSNS = '/usr/bin/lsns';
@@ -46,9 +47,10 @@ function toolEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 function run(which: 'lsns' | 'ours', args: readonly string[], extraEnv: Record<string, string> = {}): Run {
   // --no-persistent: without it we also list bind-mount-only namespaces, which 2.38.1 does not.
-  const [cmd, argv] = which === 'lsns' ? [LSNS, [...args]] : [process.execPath, [OURS, 'list', '--no-persistent', ...args]];
   // argv0 'lsns': getopt prefixes its messages with argv[0] (`/usr/bin/lsns: invalid option`).
-  const r = spawnSync(cmd, argv, { argv0: which === 'lsns' ? 'lsns' : process.execPath, env: toolEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, timeout: 60000 });
+  // Under setpriv (mortal) so that a run of several seconds dies with a test that is stopped.
+  const [cmd, argv] = which === 'lsns' ? mortal('bash', ['-c', 'exec -a lsns "$0" "$@"', LSNS, ...args]) : mortal(process.execPath, [OURS, 'list', '--no-persistent', ...args]);
+  const r = spawnSync(cmd, argv, { env: toolEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, timeout: 60000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1') };
 }

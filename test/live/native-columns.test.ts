@@ -12,11 +12,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mortal, onAbort, taggedName, taggedTempDir } from '../support/tag.js';
 
 const LSNS = '/usr/bin/lsns';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OURS = path.join(ROOT, 'dist/cli/main.js');
-const TAG = `snt${process.pid}`;
+// The run's tag: the netns files, the mount points and the hostname are found by it if left.
+const TAG = taggedName(String(process.pid));
 
 function have(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -82,13 +84,19 @@ if (reason !== null) {
 async function liveTests(t: Test): Promise<void> {
   const children: ChildProcess[] = [];
   const netns = [`${TAG}a`, `${TAG}b`];
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'snt-'));
+  const tmp = taggedTempDir('native-columns', os.tmpdir());
   const mounts: string[] = [];
-  t.teardown(() => {
+  // Synchronous, so that it also runs when the test is stopped by a signal.
+  const undo = (): void => {
     for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
     for (const m of mounts.reverse()) sh('umount', ['-l', m]);
     for (const n of netns) sh('ip', ['netns', 'del', n]);
     fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  const abort = onAbort(undo);
+  t.teardown(() => {
+    abort.cancel();
+    undo();
     const left = children.filter((c) => c.pid !== undefined && fs.existsSync(`/proc/${c.pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${c.pid}/stat`, 'latin1')));
     if (left.length > 0) throw new Error(`processes survived: ${left.map((c) => c.pid).join(',')}`);
   });
@@ -96,7 +104,7 @@ async function liveTests(t: Test): Promise<void> {
   // netns A: a process in it and an assigned id; netns B: nothing but its bind mount.
   for (const n of netns) t.equal(sh('ip', ['netns', 'add', n]).status, 0, `ip netns add ${n}`);
   t.equal(sh('ip', ['netns', 'set', netns[0] as string, 'auto']).status, 0, 'assign an id to A');
-  const inA = spawn('ip', ['netns', 'exec', netns[0] as string, 'sleep', String(6000 + (process.pid % 1000))], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const inA = spawn(...mortal('ip', ['netns', 'exec', netns[0] as string, 'sleep', String(6000 + (process.pid % 1000))]), { stdio: ['ignore', 'ignore', 'pipe'] });
   let inAErr = '';
   inA.stderr?.on('data', (d: Buffer) => (inAErr += d.toString()));
   children.push(inA);
@@ -124,7 +132,7 @@ async function liveTests(t: Test): Promise<void> {
   mounts.push(second);
 
   // A UTS namespace with its own hostname, also pinned by a bind mount.
-  const uts = spawn('unshare', ['--uts', 'sh', '-c', `hostname ${TAG}-host && exec sleep ${7000 + (process.pid % 1000)}`], { stdio: 'ignore' });
+  const uts = spawn(...mortal('unshare', ['--uts', 'sh', '-c', `hostname ${TAG}-host && exec sleep ${7000 + (process.pid % 1000)}`]), { stdio: 'ignore' });
   children.push(uts);
   await waitFor(() => {
     try {

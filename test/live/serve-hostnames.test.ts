@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { pino } from 'pino';
 import t from 'tap';
+import { mortal } from '../support/tag.js';
 import { IncrementalSource } from '../../src/server/incremental-source.js';
 import { cellKey } from '../../src/scope/report.js';
 import { hostNodeId } from '../../src/scope/host.js';
@@ -40,7 +41,7 @@ t.test(`${COUNT} UTS namespaces: each one's hostname, as set inside it`, async (
   const names = Array.from({ length: COUNT }, (_, i) => `snt-uts-${i}-${process.pid}`);
   for (const name of names) {
     // The hostname is set before exec: once the process is `sleep`, its namespace has that name.
-    children.push(spawn('unshare', ['--uts', 'sh', '-c', `hostname ${name} && exec sleep 600`], { stdio: 'ignore' }));
+    children.push(spawn(...mortal('unshare', ['--uts', 'sh', '-c', `hostname ${name} && exec sleep 600`]), { stdio: 'ignore' }));
   }
   const pids = children.map((c) => c.pid as number);
   await until(() => pids.every((p) => fs.existsSync(`/proc/${p}/comm`) && fs.readFileSync(`/proc/${p}/comm`, 'latin1').trim() === 'sleep'), 'the sleepers');
@@ -59,7 +60,7 @@ t.test(`${COUNT} UTS namespaces: each one's hostname, as set inside it`, async (
 
   // One more namespace: the next snapshot has it too, and still all the others.
   const extra = `snt-uts-x-${process.pid}`;
-  children.push(spawn('unshare', ['--uts', 'sh', '-c', `hostname ${extra} && exec sleep 600`], { stdio: 'ignore' }));
+  children.push(spawn(...mortal('unshare', ['--uts', 'sh', '-c', `hostname ${extra} && exec sleep 600`]), { stdio: 'ignore' }));
   const xpid = children[children.length - 1]?.pid as number;
   await until(() => fs.existsSync(`/proc/${xpid}/comm`) && fs.readFileSync(`/proc/${xpid}/comm`, 'latin1').trim() === 'sleep', 'the extra sleeper');
   const all = [...inos, utsIno(xpid)];

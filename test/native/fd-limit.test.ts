@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextFdLimit } from '../../src/native/fd-limit.js';
 import { ensureBuilt, repoRoot } from './fixtures/procs.js';
+import { SETPRIV, mortal } from '../support/tag.js';
 
 t.test('the next RLIMIT_NOFILE to ask for', async (t) => {
   t.equal(nextFdLimit(1024, 1048576), 65536, 'at least 65,536');
@@ -19,7 +20,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { PidWatcher } from ${JSON.stringify(join(repoRoot, 'dist/lib/native/pid-watch.js'))};
 const kids = [];
-for (let i = 0; i < 100; i++) kids.push(spawn('sleep', ['60'], { stdio: 'ignore' }));
+// --pdeathsig: they die with this child even when it fails before it kills them.
+for (let i = 0; i < 100; i++) kids.push(spawn(${JSON.stringify(SETPRIV)}, ['--pdeathsig', 'KILL', '--', 'sleep', '60'], { stdio: 'ignore' }));
 const w = PidWatcher.create();
 const results = kids.map((k) => { const r = w.watch(k.pid); return typeof r === 'string' ? r : r.code; });
 w.close();
@@ -29,7 +31,8 @@ console.log(JSON.stringify({ watching: results.filter((r) => r === 'watching').l
 `;
 
 function runChild(prefix: readonly string[]): { watching: number; errors: string[]; notes: string[]; limits: string } {
-  const r = spawnSync(prefix[0] ?? 'prlimit', [...prefix.slice(1), process.execPath, '--input-type=module', '-e', CHILD], { encoding: 'utf8', timeout: 60_000 });
+  // Under setpriv: it dies with the test (its own setpriv only drops capabilities, which keeps that).
+  const r = spawnSync(...mortal(prefix[0] ?? 'prlimit', [...prefix.slice(1), process.execPath, '--input-type=module', '-e', CHILD]), { encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`child exited ${r.status ?? r.signal}: ${r.stderr}`);
   return JSON.parse(r.stdout) as { watching: number; errors: string[]; notes: string[]; limits: string };
 }

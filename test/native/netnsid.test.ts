@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { sysOpen, sysClose } from '../../src/native/libc.js';
 import { NETNSA_FD, NETNSA_NSID, NLMSG_ERROR, RTM_GETNSID, RTM_NEWNSID, NetnsIdQuery, buildGetNsidRequest, netnsId, netnsIdCell, netnsIdFd, parseGetNsidReply } from '../../src/native/netnsid.js';
 import { comm, hold, lsns, nsIno, waitFor } from './fixtures/procs.js';
+import { onAbort, taggedName } from '../support/tag.js';
 
 function ip(args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8' });
@@ -57,10 +58,10 @@ t.test('request encoding and reply parsing', async (t) => {
 });
 
 t.test('ip netns add + set id: NETNSID equals lsns for every net ns it lists', async (t) => {
-  const tag = `scopens-t${process.pid}`;
-  const a = `${tag}-a`;
-  const b = `${tag}-b`;
-  t.teardown(() => {
+  // Named with the run's tag: found by it if left behind.
+  const a = taggedName(`netnsid-${process.pid}-a`);
+  const b = taggedName(`netnsid-${process.pid}-b`);
+  const del = (): void => {
     for (const n of [a, b]) {
       try {
         ip(['netns', 'del', n]);
@@ -68,6 +69,12 @@ t.test('ip netns add + set id: NETNSID equals lsns for every net ns it lists', a
         // not created
       }
     }
+  };
+  // Also when the test is stopped by a signal, where the teardown gets no chance.
+  const abort = onAbort(del);
+  t.teardown(() => {
+    abort.cancel();
+    del();
   });
   ip(['netns', 'add', a]);
   ip(['netns', 'add', b]);

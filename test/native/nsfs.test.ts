@@ -143,7 +143,8 @@ t.test('every namespace lsns lists: PNS/ONS equal (black box)', async (t) => {
 });
 
 t.test('owner uid of a user ns created by an unprivileged uid', async (t) => {
-  const h = hold(t, 'setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'unshare', '-U', 'sleep', '1000']);
+  // Its own --pdeathsig: the uid change clears the one hold() sets.
+  const h = hold(t, 'setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--pdeathsig', 'KILL', 'unshare', '-U', 'sleep', '1000']);
   await waitFor('sleep in user ns', () => comm(h.pid) === 'sleep' && nsIno(h.pid, 'user') !== nsIno('self', 'user'));
   t.same(nsOwnerUid(`/proc/${h.pid}/ns/user`), { ok: true, value: 65534 });
 });

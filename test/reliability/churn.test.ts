@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { mortal, taggedEnv } from '../support/tag.js';
 import { tableRows } from '../support/report.js';
 import { cli, killDaemon, startDaemon, tempRoot, waitFor, waitServing, type Daemon } from '../support/daemon.js';
 import { ProbeClient } from '../support/probe-client.js';
@@ -69,7 +70,8 @@ if (process.getuid?.() !== 0 || !fs.existsSync(unshare)) {
       done`;
     // Niced: on a small machine the churn must not starve the daemon and this client of CPU
     // (what is measured is the daemon's behaviour under churn, not the scheduler's fairness).
-    churner = spawn('/usr/bin/nice', ['-n', '15', '/bin/bash', '-c', script], { stdio: 'ignore', detached: true });
+    // Under setpriv: the loop dies with the test even when that is killed (what it starts lives < 0.1 s).
+    churner = spawn(...mortal('/usr/bin/nice', ['-n', '15', '/bin/bash', '-c', script]), { stdio: 'ignore', detached: true });
     const churnDone = new Promise<number | null>((resolve) => churner?.on('exit', (code) => resolve(code)));
 
     const client = new ProbeClient({ id: 'host-namespaces', socketPath: path.join(root, 'host-namespaces', 'host-namespaces.sock') });
@@ -103,7 +105,7 @@ if (process.getuid?.() !== 0 || !fs.existsSync(unshare)) {
       }
       if (polls % 30 === 1) {
         // Now and then the CLI too, on the same churning /proc.
-        const l = spawnSync(process.execPath, [cli, 'list', '-J', '--output-all'], { encoding: 'utf8', env: { PATH: '' }, timeout: 20_000 });
+        const l = spawnSync(process.execPath, [cli, 'list', '-J', '--output-all'], { encoding: 'utf8', env: taggedEnv({ PATH: '' }), timeout: 20_000 });
         listRuns++;
         try {
           const parsed = JSON.parse(l.stdout) as { namespaces: unknown[] };

@@ -13,6 +13,7 @@ import t from 'tap';
 import { cli, killDaemon, request, startDaemon, tempRoot, waitFor, waitServing, type Daemon } from '../support/daemon.js';
 import { manyProcesses, smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
 import { ProbeClient } from '../support/probe-client.js';
+import { mortal } from '../support/tag.js';
 
 const daemons: Daemon[] = [];
 const dirs: string[] = [];
@@ -125,15 +126,14 @@ t.test('plugins root read-only: a clear one-line error, exit 1', async (t) => {
   const proc = fakeProc();
   // A read-only tmpfs over the root, in a private mount namespace that dies with the daemon.
   const child = spawn(
-    '/usr/bin/unshare',
-    [
+    ...mortal('/usr/bin/unshare', [
       '--mount',
       '--propagation',
       'private',
       '/bin/sh',
       '-c',
       `mount -t tmpfs -o ro,size=64k none '${root}' && exec '${process.execPath}' '${cli}' serve --log-format json --plugins-root '${root}' --proc '${proc}' --hostname h`,
-    ],
+    ]),
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

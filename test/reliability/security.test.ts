@@ -17,6 +17,7 @@ import { UNPRIVILEGED_WARNING } from '../../src/cli/list.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { cli, killDaemon, request, startDaemon, tempRoot, waitServing, type Daemon } from '../support/daemon.js';
 import { INITIAL_NS, smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
+import { taggedEnv } from '../support/tag.js';
 
 const isRoot = process.getuid?.() === 0;
 const SETPRIV = '/usr/bin/setpriv';
@@ -38,7 +39,7 @@ function fakeProc(): string {
   return proc;
 }
 
-const EMPTY_PATH = { PATH: '', LANG: 'C.UTF-8' };
+const EMPTY_PATH = taggedEnv({ PATH: '', LANG: 'C.UTF-8' });
 /**
  * `list` of the live host prints whatever else runs on the machine: with --output-all every row
  * is as wide as the longest command line (up to 8191 bytes; COMMAND is not the last column), so
@@ -169,8 +170,11 @@ t.test('as a normal user: list shows what lsns shows that user, warns once; serv
   }
   // Processes of nobody, started before the tools so that they are the lowest pids: one in the
   // initial namespaces, one in a user+uts namespace of its own.
-  const plain = spawn(SETPRIV, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/bin/sleep', '60'], { stdio: 'ignore' });
-  const own = spawn(SETPRIV, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/usr/bin/unshare', '--user', '--map-root-user', '--uts', '/bin/sleep', '61'], { stdio: 'ignore' });
+  // --pdeathsig: they die with this process (setpriv sets it after the uid change that clears it).
+  const plain = spawn(SETPRIV, ['--reuid=65534', '--regid=65534', '--clear-groups', '--pdeathsig', 'KILL', '--', '/bin/sleep', '60'], { stdio: 'ignore' });
+  const own = spawn(SETPRIV, ['--reuid=65534', '--regid=65534', '--clear-groups', '--pdeathsig', 'KILL', '--', '/usr/bin/unshare', '--user', '--map-root-user', '--uts', '/bin/sleep', '61'], {
+    stdio: 'ignore',
+  });
   children.push(plain, own);
   await new Promise((r) => setTimeout(r, 500));
 

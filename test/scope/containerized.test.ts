@@ -22,6 +22,7 @@ import { hostOf, tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { cli, waitFor } from '../support/daemon.js';
 import { discover, ProbeClient } from '../support/probe-client.js';
+import { DIE_WITH_PARENT, mortal, taggedTempDir } from '../support/tag.js';
 
 const missing = ['unshare', 'setpriv', 'hostname'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
 if (process.getuid?.() !== 0 || missing.length > 0) t.plan(0, `needs root and ${missing.join(', ') || 'util-linux'}`);
@@ -31,7 +32,7 @@ function run(): void {
   t.ok(fs.existsSync(cli), 'dist/cli/main.js is built');
 
   const realHost = os.hostname();
-  const dir = fs.mkdtempSync('/tmp/snc-');
+  const dir = taggedTempDir('snc');
   const pinned = path.join(dir, 'pins', 'uts');
   fs.writeFileSync(path.join(dir, 'passwd'), 'notroot:x:0:0:not root:/root:/bin/bash\nfakebody:x:65534:65534:fake nobody:/nonexistent:/usr/sbin/nologin\n');
 
@@ -48,7 +49,8 @@ mkdir -p "$D/pins" && mount -t tmpfs sn-pins "$D/pins" && touch "$D/pins/uts" ||
 # A UTS namespace no process is in, kept alive by a bind mount, with its own hostname.
 unshare --uts="$D/pins/uts" hostname pinned-uts || exit 13
 # uid 65534 alone (so the lowest pid) in a new ipc namespace: its USER cell must say nobody.
-unshare --ipc setpriv --reuid 65534 --regid 65534 --clear-groups sleep 600 &
+# setpriv sets the death signal after the uid change (which clears it): dies with this shell.
+unshare --ipc setpriv --reuid 65534 --regid 65534 --clear-groups --pdeathsig KILL sleep 600 &
 SLEEPER=$!
 echo "$SLEEPER" > "$D/sleeper.pid"
 for i in $(seq 200); do [ "$(cat /proc/$SLEEPER/comm 2>/dev/null)" = sleep ] && break; sleep 0.05; done
@@ -56,7 +58,7 @@ id -nu 0 > "$D/id-0"; hostname > "$D/hostname"
 "$NODE" "$CLI" list -J -l -o NS,TYPE,PID,USER,HOSTNAME > "$D/list.json" 2> "$D/list.err"; echo $? > "$D/list.rc"
 env -u SCOPE_HOSTNAME "$NODE" "$CLI" report > "$D/report.json" 2> "$D/report.err"; echo $? > "$D/report.rc"
 SCOPE_HOSTNAME=from-env "$NODE" "$CLI" report > "$D/report-env.json" 2> "$D/report-env.err"; echo $? > "$D/report-env.rc"
-env -u SCOPE_HOSTNAME "$NODE" "$CLI" serve --plugins-root "$D/plugins" --interval 1s --log-format json --log-level debug 2> "$D/serve.log" &
+${DIE_WITH_PARENT} env -u SCOPE_HOSTNAME "$NODE" "$CLI" serve --plugins-root "$D/plugins" --interval 1s --log-format json --log-level debug 2> "$D/serve.log" &
 echo $! > "$D/serve.pid"
 wait $!
 echo $? > "$D/serve.rc"
@@ -81,7 +83,8 @@ echo $? > "$D/serve.rc"
   };
 
   // Own process group (detached), so cleanup reaches everything the script started.
-  const container = spawn('unshare', ['--mount', '--uts', '--fork', '--propagation', 'private', 'bash', path.join(dir, 'container.sh'), dir, process.execPath, cli], {
+  // Dies with this process, and its forked bash with it (--kill-child).
+  const container = spawn(...mortal('unshare', ['--mount', '--uts', '--fork', '--kill-child', '--propagation', 'private', 'bash', path.join(dir, 'container.sh'), dir, process.execPath, cli]), {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LC_ALL: 'C' },

@@ -2,10 +2,13 @@
  * Live tests with containers made by hand: processes started with unshare/nsenter in real
  * namespaces and moved into cgroup directories shaped like each container runtime's.
  *
- * Directories are created under `<cgroup2 mount>/snt-<tag>-<pid>/` (and, for the v1 layout, under
- * the v1 `pids` hierarchy), and only processes the test started are moved into them. cleanup()
- * moves every one back to its hierarchy's root, kills every started process by pid, waits for
- * them to be gone and removes every directory created, deepest first; it reports what is left.
+ * Directories are created under `<cgroup2 mount>/<run tag>-<name>-<pid>-<random>/` (and, for the
+ * v1 layout, under the v1 `pids` hierarchy), and only processes the test started are moved into
+ * them. cleanup() moves every one back to its hierarchy's root, kills every started process by pid,
+ * waits for them to be gone and removes every directory created, deepest first; it reports what is
+ * left. The same is done synchronously at exit or when the test is stopped by a signal, and every
+ * process is started under `setpriv --pdeathsig KILL` (test/support/tag.ts), so it dies with the
+ * test even when that is killed.
  * Needs root, util-linux unshare and nsenter, a writable cgroup2.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NsType } from '../../src/procfs/types.js';
 import { cli } from './daemon.js';
+import { mortal, onAbort, sleepSync, taggedName, type AbortCleanup } from './tag.js';
 
 /** Mount point of the first mount of `fstype` (with `option` among its super options). */
 export function mountOf(fstype: string, option?: string): string | null {
@@ -39,7 +43,7 @@ export function cgroupSkipReason(): string | null {
   if (!cgroupV2) return 'no cgroup2 hierarchy mounted';
   if (!fs.existsSync(cli)) return 'dist/ is not built';
   try {
-    const probe = path.join(cgroupV2, `snt-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const probe = path.join(cgroupV2, taggedName(`probe-${process.pid}-${randomBytes(4).toString('hex')}`));
     fs.mkdirSync(probe);
     fs.rmdirSync(probe);
   } catch (e) {
@@ -98,9 +102,13 @@ export class CgroupLab {
   readonly started: number[] = [];
   private readonly placedIn = new Map<number, string>();
   private cleaned: Promise<LabLeft> | null = null;
+  private readonly abort: AbortCleanup;
 
-  constructor(tag: string) {
-    this.base = `snt-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  constructor(name: string) {
+    this.base = taggedName(`${name}-${process.pid}-${randomBytes(3).toString('hex')}`);
+    this.abort = onAbort(() => {
+      this.cleanupSync();
+    });
   }
 
   /** Creates `<root>/<base>/<rel>` (and its parents), remembering what it created. */
@@ -128,7 +136,8 @@ export class CgroupLab {
    * has exec'd sleep. Returns when the payload runs sleep: its namespaces are final then.
    */
   async start(args: string[], fork: boolean): Promise<Placed> {
-    const child = spawn(args[0] ?? 'false', args.slice(1), { stdio: 'ignore' });
+    // Spawned by node itself: the death signal is sent when its parent, this process, dies.
+    const child = spawn(...mortal(args[0] ?? 'false', args.slice(1)), { stdio: 'ignore' });
     this.children.push(child);
     const pid = child.pid;
     if (pid === undefined) throw new Error(`cannot start ${args.join(' ')}`);
@@ -161,7 +170,7 @@ export class CgroupLab {
     return (this.cleaned ??= this.doCleanup());
   }
 
-  private async doCleanup(): Promise<LabLeft> {
+  private moveBackAndKill(): void {
     for (const [pid, root] of this.placedIn) {
       try {
         fs.writeFileSync(path.join(root, 'cgroup.procs'), String(pid));
@@ -176,6 +185,31 @@ export class CgroupLab {
         /* gone */
       }
     }
+  }
+
+  /**
+   * For a test being stopped: no event loop turn is left, so it blocks, and briefly (tap sends
+   * SIGKILL about a second after its timeout signal). A directory still busy then is left to the
+   * leftovers check.
+   */
+  private cleanupSync(): void {
+    this.moveBackAndKill();
+    const end = Date.now() + 700;
+    for (const dir of [...this.created].reverse()) {
+      for (;;) {
+        try {
+          fs.rmdirSync(dir);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT' || Date.now() > end) break;
+          sleepSync(10);
+        }
+      }
+    }
+  }
+
+  private async doCleanup(): Promise<LabLeft> {
+    this.moveBackAndKill();
     await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
     // Forked payloads are reaped by pid 1 once their unshare parent is gone: wait for that, bounded.
     for (let i = 0; i < 500 && this.started.some(alive); i++) await sleep(20);
@@ -192,6 +226,8 @@ export class CgroupLab {
       }
       if (fs.existsSync(dir)) leftDirs.push(dir);
     }
+    // Only now: a test stopped while this awaited still needs the synchronous cleanup.
+    this.abort.cancel();
     return { leftDirs, leftPids: this.started.filter(alive) };
   }
 }

@@ -1,16 +1,16 @@
 /** Starting and stopping `node dist/cli/main.js serve` in tests: by pid, never by name. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mortal, taggedTempDir } from './tag.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cli = path.join(repo, 'dist', 'cli', 'main.js');
 
-/** A short plugins root under /tmp (socket paths must stay under 108 bytes). */
+/** A short plugins root under /tmp (socket paths must stay under 108 bytes), named with the run's tag. */
 export function tempRoot(): string {
-  return fs.mkdtempSync('/tmp/snt-');
+  return taggedTempDir('snt');
 }
 
 export interface Daemon {
@@ -20,7 +20,8 @@ export interface Daemon {
 }
 
 export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
-  const child = spawn(process.execPath, [cli, 'serve', '--log-format', 'json', ...args], {
+  // Under setpriv, spawned by node itself: the daemon dies with the test even when that is killed.
+  const child = spawn(...mortal(process.execPath, [cli, 'serve', '--log-format', 'json', ...args]), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

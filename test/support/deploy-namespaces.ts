@@ -11,11 +11,17 @@
  *  - hiddenMount: a private mount namespace holding a bind mount of a uts namespace's nsfs file,
  *    which only that namespace's mountinfo shows (a row with NPROCS 0)
  *
+ * Every case runs under `setpriv --pdeathsig KILL` started by node (test/support/tag.ts), the
+ * background command of a script gets the same prefix, and a setpriv that changes uids (which
+ * clears it) sets it again: every process dies with the test, even when that is killed. The temp
+ * directory (and so the bind mount's mount point) is named with the run's tag.
+ *
  * Needs root and util-linux's unshare and setpriv.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DIE_WITH_PARENT, mortal, onAbort, taggedTempDir } from './tag.js';
 
 export interface DeployNamespaces {
   dir: string;
@@ -67,25 +73,42 @@ function alive(pid: number): boolean {
 }
 
 export async function startDeployNamespaces(tag: string): Promise<DeployNamespaces> {
-  const dir = fs.mkdtempSync('/tmp/sndeploy-');
+  const dir = taggedTempDir('sndeploy');
   const file = path.join(dir, 'uts-bind');
   fs.writeFileSync(file, '');
   const children: ChildProcess[] = [];
   const start = (script: string, what: string): Promise<number> => {
-    const child = spawn('sh', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(...mortal('sh', ['-c', script]), { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     return readyPid(child, what);
   };
+  const killGroups = (): void => {
+    for (const c of children) {
+      if (c.pid === undefined) continue;
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* group already gone */
+      }
+    }
+  };
+  const abort = onAbort(() => {
+    killGroups();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const rootHost = `${tag}-root`;
   const nobodyHost = `${tag}-nobody`;
   try {
     const [rootPid, nobodyIpc, nobodyUser, hidden] = await Promise.all([
       start(`exec unshare --uts --ipc --net sh -c 'hostname ${rootHost} && echo ready $$ && exec sleep 600'`, 'rootUts'),
-      start(`exec unshare --ipc setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo ready $$ && exec sleep 600'`, 'nobodyIpc'),
-      start(`exec setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user --uts sh -c 'hostname ${nobodyHost} && echo ready $$ && exec sleep 600'`, 'nobodyUserUts'),
+      start(`exec unshare --ipc setpriv --reuid=65534 --regid=65534 --clear-groups --pdeathsig KILL sh -c 'echo ready $$ && exec sleep 600'`, 'nobodyIpc'),
+      start(
+        `exec setpriv --reuid=65534 --regid=65534 --clear-groups --pdeathsig KILL unshare --user --map-root-user --uts sh -c 'hostname ${nobodyHost} && echo ready $$ && exec sleep 600'`,
+        'nobodyUserUts',
+      ),
       start(
         `exec unshare --mount --propagation private sh -c '` +
-          `unshare --uts sleep 600 & inner=$!; ` +
+          `${DIE_WITH_PARENT} unshare --uts sleep 600 & inner=$!; ` +
           `i=0; while [ "$(readlink /proc/$inner/ns/uts)" = "$(readlink /proc/$$/ns/uts)" ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; ` +
           `mount --bind /proc/$inner/ns/uts ${file} && kill $inner; wait $inner 2>/dev/null; echo ready $$ && exec sleep 600'`,
         'hiddenMount',
@@ -117,14 +140,7 @@ export async function startDeployNamespaces(tag: string): Promise<DeployNamespac
       },
       async cleanup(): Promise<string[]> {
         const pids = [rootPid, nobodyIpc, nobodyUser, hidden];
-        for (const c of children) {
-          if (c.pid === undefined) continue;
-          try {
-            process.kill(-c.pid, 'SIGKILL');
-          } catch {
-            /* group already gone */
-          }
-        }
+        killGroups();
         for (const p of pids) {
           try {
             process.kill(p, 'SIGKILL');
@@ -135,21 +151,14 @@ export async function startDeployNamespaces(tag: string): Promise<DeployNamespac
         const end = Date.now() + 5000;
         while (pids.some(alive) && Date.now() < end) await sleep(25);
         fs.rmSync(dir, { recursive: true, force: true });
+        // Only now: a test stopped while this awaited still needs the synchronous cleanup.
+        abort.cancel();
         return pids.filter(alive).map(String);
       },
     };
     return ns;
   } catch (err) {
-    for (const c of children) {
-      if (c.pid !== undefined) {
-        try {
-          process.kill(-c.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
+    abort.run();
     throw err;
   }
 }

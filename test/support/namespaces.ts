@@ -3,6 +3,11 @@
  * returns the pids of the interesting processes, plus a cleanup that kills every process it
  * started and checks that none survives.
  *
+ * Every process dies with the test process, even when that is killed: each case is started by node
+ * under `setpriv --pdeathsig KILL`, every command a script starts in the background gets the same
+ * prefix, `unshare --fork` gets `--kill-child`, and a setpriv that changes uids (which clears the
+ * setting) sets it again itself. Everything carries the run's tag (test/support/tag.ts).
+ *
  * Every case is started with `detached: true` (setsid), so each case is its own session and
  * process group (pgid = sid = the pid node spawned). Cleanup kills each group (kill -- -pgid),
  * then every tracked pid one by one (pid + start time, so a reused pid is never hit), then waits
@@ -17,6 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NS_TYPES, type NsType } from '../../src/procfs/types.js';
+import { DIE_WITH_PARENT, mortal, onAbort, taggedTempDir, type AbortCleanup } from './tag.js';
 
 export interface OddProcess {
   label: string;
@@ -174,15 +180,20 @@ class Tracker {
   /** pid -> start time of every process seen as part of our cases. */
   readonly known = new Map<number, number>();
   readonly tmp: string;
-  private readonly onExit = (): void => this.killGroupsSync();
+  /** Kills every group at exit or when the test is stopped by a signal, unless cleanup() ran. */
+  private readonly abort: AbortCleanup;
 
   constructor() {
-    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'awkward-ns-'));
-    process.on('exit', this.onExit);
+    this.tmp = taggedTempDir('awkward-ns', os.tmpdir());
+    this.abort = onAbort(() => {
+      this.killGroupsSync();
+      fs.rmSync(this.tmp, { recursive: true, force: true });
+    });
   }
 
   spawn(cmd: string, args: readonly string[]): number {
-    const child = spawn(cmd, args, { detached: true, stdio: 'ignore' });
+    // Spawned by node itself: the death signal is sent when its parent, this process, dies.
+    const child = spawn(...mortal(cmd, args), { detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
     child.unref();
     if (child.pid === undefined) throw new Error(`cannot start ${cmd}`);
@@ -239,7 +250,6 @@ class Tracker {
   }
 
   async cleanup(): Promise<CleanupReport> {
-    process.removeListener('exit', this.onExit);
     this.scan();
     const killed: number[] = [];
     const alive = (): ProcInfo[] => {
@@ -265,6 +275,8 @@ class Tracker {
         }
       }
       if (left.length === 0 || Date.now() > deadline) {
+        // Only now: a test stopped while this awaited still needs the synchronous group kill.
+        this.abort.cancel();
         fs.rmSync(this.tmp, { recursive: true, force: true });
         return {
           killed,
@@ -306,7 +318,7 @@ export async function startAwkwardNamespaces(): Promise<AwkwardNamespaces> {
       await waitFor('net holder', () => (readProc(holder) && cmd(readProc(holder) as ProcInfo) === `sleep ${holderSleep}` && entered(holder, ['net']) ? true : null));
       const netIno = nsInode(holder, 'net') as number;
       const childSleep = sleepArg();
-      const parent = tr.spawn('unshare', ['--uts', '--ipc', '--', 'bash', '-c', `nsenter --net=/proc/${holder}/ns/net -- ${SLEEP} ${childSleep} & wait`]);
+      const parent = tr.spawn('unshare', ['--uts', '--ipc', '--', 'bash', '-c', `${DIE_WITH_PARENT} nsenter --net=/proc/${holder}/ns/net -- ${SLEEP} ${childSleep} & wait`]);
       const child = await waitFor('child in the old net namespace', () => {
         if (!entered(parent, ['uts', 'ipc'])) return null;
         const c = tr.children(tr.scan(), parent).find((p) => cmd(p) === `sleep ${childSleep}`);
@@ -319,10 +331,10 @@ export async function startAwkwardNamespaces(): Promise<AwkwardNamespaces> {
     }
 
     const all8Sleep = sleepArg();
-    const all8Parent = tr.spawn('unshare', ['--mount', '--net', '--pid', '--uts', '--ipc', '--user', '--cgroup', '--time', '--fork', '--', SLEEP, all8Sleep]);
+    const all8Parent = tr.spawn('unshare', ['--mount', '--net', '--pid', '--uts', '--ipc', '--user', '--cgroup', '--time', '--fork', '--kill-child', '--', SLEEP, all8Sleep]);
 
     const nestedSleep = sleepArg();
-    const mp = ['-Ur', '--fork', '--pid', '--mount-proc', '--'];
+    const mp = ['-Ur', '--fork', '--kill-child', '--pid', '--mount-proc', '--'];
     const nestedOuter = tr.spawn('unshare', [...mp, 'unshare', ...mp, SLEEP, nestedSleep]);
 
     const oddStarted: Array<{ spec: OddSpec; pid: number; cmdline: Buffer; sleep: string }> = [];
@@ -333,13 +345,16 @@ export async function startAwkwardNamespaces(): Promise<AwkwardNamespaces> {
         exe = path.join(tr.tmp, spec.symlink);
         fs.symlinkSync('/bin/bash', exe);
       }
-      const script = `exec -a ${ansiC(spec.argv0)} "$0" -c '${SLEEP} ${s}; :' ${spec.args.map(ansiC).join(' ')}`;
+      // `; :` keeps bash from exec'ing sleep, so sleep is its child: it needs its own death signal.
+      const inner = `${DIE_WITH_PARENT} ${SLEEP} ${s}; :`;
+      const script = `exec -a ${ansiC(spec.argv0)} "$0" -c '${inner}' ${spec.args.map(ansiC).join(' ')}`;
       const pid = tr.spawn('unshare', ['--uts', '--', 'bash', '-c', script, exe]);
-      oddStarted.push({ spec, pid, sleep: s, cmdline: cmdlineOf([spec.argv0, b('-c'), b(`${SLEEP} ${s}; :`), ...spec.args]) });
+      oddStarted.push({ spec, pid, sleep: s, cmdline: cmdlineOf([spec.argv0, b('-c'), b(inner), ...spec.args]) });
     }
 
     const setpriv = (uid: number): number => {
-      return tr.spawn('unshare', ['--ipc', '--', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', SLEEP, sleepArg()]);
+      // Changing uids clears the death signal: this setpriv sets it again after it has.
+      return tr.spawn('unshare', ['--ipc', '--', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--pdeathsig', 'KILL', '--', SLEEP, sleepArg()]);
     };
     const nobodyPid = setpriv(65534);
     const unknownPid = setpriv(4000000);
@@ -348,16 +363,11 @@ export async function startAwkwardNamespaces(): Promise<AwkwardNamespaces> {
     const zombieExe = path.join(tr.tmp, zombieComm);
     fs.symlinkSync('/bin/true', zombieExe);
     const zombieSleep = sleepArg();
-    const zombieParent = tr.spawn('unshare', ['--uts', '--', 'bash', '-c', `( sleep 0.3; exec unshare --user -- "$0" ) & exec ${SLEEP} ${zombieSleep}`, zombieExe]);
+    const zombieParent = tr.spawn('unshare', ['--uts', '--', 'bash', '-c', `( ${DIE_WITH_PARENT} sleep 0.3; exec unshare --user -- "$0" ) & exec ${SLEEP} ${zombieSleep}`, zombieExe]);
 
     const [sNet, sCg, sMnt] = [sleepArg(), sleepArg(), sleepArg()];
-    const treeRoot = tr.spawn('unshare', [
-      '--uts',
-      '--',
-      'bash',
-      '-c',
-      `unshare --ipc -- bash -c "unshare --net -- ${SLEEP} ${sNet} & unshare --cgroup -- ${SLEEP} ${sCg} & wait" & unshare --mount --time -- ${SLEEP} ${sMnt} & wait`,
-    ]);
+    const ipcBashCmd = `${DIE_WITH_PARENT} unshare --ipc -- bash -c "${DIE_WITH_PARENT} unshare --net -- ${SLEEP} ${sNet} & ${DIE_WITH_PARENT} unshare --cgroup -- ${SLEEP} ${sCg} & wait"`;
+    const treeRoot = tr.spawn('unshare', ['--uts', '--', 'bash', '-c', `${ipcBashCmd} & ${DIE_WITH_PARENT} unshare --mount --time -- ${SLEEP} ${sMnt} & wait`]);
 
     const all8 = await waitFor('all 8 namespace types', () => {
       if (!entered(all8Parent, ['mnt', 'net', 'uts', 'ipc', 'user', 'cgroup'])) return null;
@@ -403,7 +413,7 @@ export async function startAwkwardNamespaces(): Promise<AwkwardNamespaces> {
       if (!entered(treeRoot, ['uts'])) return null;
       const procs = tr.scan();
       const kids = tr.children(procs, treeRoot);
-      const ipcBash = kids.find((p) => cmd(p).startsWith('bash -c unshare --net'));
+      const ipcBash = kids.find((p) => cmd(p).startsWith(`bash -c ${DIE_WITH_PARENT} unshare --net`));
       const mnt = kids.find((p) => cmd(p) === `sleep ${sMnt}`);
       if (!ipcBash || !mnt || !entered(ipcBash.pid, ['ipc']) || !entered(mnt.pid, ['mnt', 'time'])) return null;
       const grand = tr.children(procs, ipcBash.pid);

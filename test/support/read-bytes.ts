@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
+import { taggedEnv } from './tag.js';
 
 const KOFFI = createRequire(import.meta.url).resolve('koffi');
 
@@ -54,7 +55,8 @@ export interface Counted {
 
 /** Starts argv[0] (an absolute path) with argv; stdout and stderr are pipes on `child`. */
 export function spawnCounted(argv: readonly string[], env: NodeJS.ProcessEnv): Counted {
-  const child = spawn(process.execPath, ['-e', WRAPPER, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  // The run's tag is added: a run that outlives its test is found by it.
+  const child = spawn(process.execPath, ['-e', WRAPPER, ...argv], { env: taggedEnv(env), stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   const report = child.stdio[3] as Readable | null;
   const field = (name: string, s: string): number | null => {
     const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(s);

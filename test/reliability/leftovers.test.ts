@@ -1,0 +1,109 @@
+/**
+ * The check that ends `npm test` (test/support/leftovers-check.mjs) can fail: this test leaves one
+ * of each kind of thing behind under a tag of its own, shows that the check lists every one and
+ * exits 1, that it removes them, and that it passes once they are gone.
+ *
+ * Left behind: a tagged sleeper in a private mount namespace holding a tagged tmpfs mount (only
+ * that namespace's mountinfo shows it), a tagged tmpfs mount in ours, a tagged /run/netns entry
+ * and a tagged cgroup directory. Root only for all but the sleeper.
+ */
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cgroupV2 } from '../support/cgroups.js';
+import { TAG_VAR, TEST_TAG, mortal, onAbort } from '../support/tag.js';
+
+const CHECK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'support', 'leftovers-check.mjs');
+// Contains the run's tag, so anything this test fails to remove is also caught by the run's check.
+const PROOF = `${TEST_TAG}-proof`;
+const root = process.getuid?.() === 0;
+const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+function check(...args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [CHECK, '--tag', PROOF, '--wait-ms', '0', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+};
+
+t.test('the leftovers check reports and removes what a test left behind', async (t) => {
+  const dirs: string[] = [];
+  const mkdir = (what: string): string => {
+    const d = fs.mkdtempSync(`/tmp/${PROOF}-${what}-`);
+    dirs.push(d);
+    return d;
+  };
+  const priv = mkdir('private');
+  const hostMount = root ? mkdir('mount') : null;
+  const netns = root && have('ip') ? `${PROOF}-ns` : null;
+  let cgroup: string | null = null;
+  if (root && cgroupV2) {
+    try {
+      cgroup = path.join(cgroupV2, `${PROOF}-cg`);
+      fs.mkdirSync(cgroup);
+    } catch {
+      cgroup = null;
+    }
+  }
+
+  // The sleeper: its own tag, so the run's check never counts it; it dies with this process anyway.
+  const script = root ? `mount -t tmpfs snt-proof ${priv} && echo ready && exec sleep 600` : 'echo ready && exec sleep 600';
+  const [cmd, args] = root ? mortal('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script]) : mortal('sh', ['-c', script]);
+  const sleeper = spawn(cmd, args, { env: { ...process.env, [TAG_VAR]: PROOF }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = sleeper.pid as number;
+
+  const cleanup = (): void => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (hostMount) spawnSync('umount', ['-l', hostMount]);
+    if (netns) spawnSync('ip', ['netns', 'del', netns], { stdio: 'ignore' });
+    if (cgroup) fs.rmSync(cgroup, { recursive: true, force: true });
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  };
+  const abort = onAbort(cleanup);
+  t.teardown(() => {
+    abort.cancel();
+    cleanup();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    sleeper.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    });
+    sleeper.on('exit', (code) => reject(new Error(`sleeper exited ${code} before it was ready`)));
+  });
+  for (let i = 0; i < 200 && !fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
+  if (hostMount) t.equal(spawnSync('mount', ['-t', 'tmpfs', 'snt-proof', hostMount]).status, 0, 'a tagged mount in our namespace');
+  if (netns) t.equal(spawnSync('ip', ['netns', 'add', netns]).status, 0, 'a tagged netns');
+
+  const found = check('--no-clean');
+  t.equal(found.status, 1, 'the check fails');
+  t.match(found.out, new RegExp(`process ${pid} \\(ppid ${process.pid}\\): sleep 600`), 'it names the sleeper');
+  if (root) t.match(found.out, `mount ${priv} in mnt:[`, "it finds the mount only the sleeper's mount namespace has");
+  if (hostMount) t.match(found.out, `mount ${hostMount} in this mount namespace`, 'it finds the mount in ours');
+  if (netns) t.match(found.out, `netns /run/netns/${netns}`, 'it finds the netns');
+  if (cgroup) t.match(found.out, `cgroup ${cgroup}`, 'it finds the cgroup directory');
+  t.ok(alive(pid), '--no-clean leaves them');
+
+  const cleaned = check();
+  t.equal(cleaned.status, 1, 'still a failure when it removes them');
+  t.match(cleaned.out, 'leftovers-check: removed them', 'and it removed them');
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
+  t.notOk(alive(pid), 'the sleeper is gone');
+  if (netns) t.notOk(fs.existsSync(`/run/netns/${netns}`), 'the netns is gone');
+  if (cgroup) t.notOk(fs.existsSync(cgroup), 'the cgroup directory is gone');
+  if (hostMount) t.notOk(fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(hostMount), 'the mount is gone');
+
+  const clear = check();
+  t.equal(clear.status, 0, 'then the check passes');
+  t.match(clear.out, `nothing left with tag ${PROOF}`);
+});
