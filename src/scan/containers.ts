@@ -99,15 +99,23 @@ export function groupContainers(byPid: ReadonlyMap<number, ContainerRef>, member
     const g = groups.get(id);
     if (!g) continue;
     const pids = g.pids.sort((a, b) => a - b);
+    // The processes of a container nearly all hold the same links array (the scanners share one
+    // per distinct set): count the arrays, then their links, not every process's eight links.
+    const bySet = new Map<readonly NsLink[], number>();
+    for (const pid of pids) {
+      const links = memberships.get(pid);
+      if (links) bySet.set(links, (bySet.get(links) ?? 0) + 1);
+    }
     const ns: NsByType = {};
     const mixed: NsType[] = [];
     for (const type of NS_TYPES) {
       const counts = new Map<number, number>();
-      for (const pid of pids) {
-        const link = memberships.get(pid)?.find((l) => l.type === type);
-        if (link) counts.set(link.ino, (counts.get(link.ino) ?? 0) + 1);
+      for (const [links, n] of bySet) {
+        const link = links.find((l) => l.type === type);
+        if (link) counts.set(link.ino, (counts.get(link.ino) ?? 0) + n);
       }
-      // Map order is first-seen = lowest pid first: ties keep the lowest pid's.
+      // Map order is first-seen = lowest pid first (bySet is in the order of each array's lowest
+      // pid, so an inode first appears with the lowest pid that holds it): ties keep the lowest pid's.
       const best = mostCounted(counts);
       if (best !== undefined) ns[type] = best;
       if (counts.size > 1) mixed.push(type);
