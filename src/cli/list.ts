@@ -74,7 +74,8 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     return usage(`cannot read ${opts.proc}: ${code}`, false);
   }
-  if (pids.length < NATIVE_LINKS_MIN_PIDS) reader.usePlainLinks();
+  // On a real procfs only: a captured tree keeps the notes of the path it was always read with.
+  if (reader.procfs && pids.length < NATIVE_LINKS_MIN_PIDS) reader.usePlainLinks();
   if (pids.length === 0) io.err(`${prog}: warning: ${opts.proc} holds no processes; is it a procfs?\n`);
 
   const users = loadUserNames(passwdCandidates(opts.proc));
