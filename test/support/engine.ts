@@ -18,7 +18,16 @@ import { mortal, onAbort, sleepSync, TAG_VAR, TEST_TAG, taggedEnv, taggedTempDir
 export const ENGINE_LABEL = 'scope-namespaces.test-tag';
 /** The label of the cached base images (kept across runs). */
 export const BASE_LABEL = 'scope-namespaces.test-base';
-export const DOCKERD = '/usr/bin/dockerd';
+/** Where docker.io puts dockerd (Debian: /usr/sbin), or the first one in PATH; null when none. */
+const DOCKERD_PLACES = [
+  '/usr/sbin/dockerd',
+  '/usr/bin/dockerd',
+  ...(process.env['PATH'] ?? '')
+    .split(':')
+    .filter((d) => d !== '')
+    .map((d) => path.join(d, 'dockerd')),
+];
+export const DOCKERD = DOCKERD_PLACES.find((p) => fs.existsSync(p)) ?? null;
 /** Debian's 20.10 client when present (a newer one may come first in PATH; both work). */
 export const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 
@@ -113,14 +122,17 @@ export async function getEngine(): Promise<Engine | string> {
     const abort = onAbort(removeTagged);
     return { startedPid: null, serverVersion: found, teardown: () => abort.run() };
   }
-  if (!fs.existsSync(DOCKERD)) return `no docker engine: no dockerd answers 'docker info' and ${DOCKERD} is absent (apt-get install docker.io)`;
+  if (DOCKERD === null) return `no docker engine: no dockerd answers 'docker info' and there is no dockerd (/usr/sbin, /usr/bin, PATH) to start: apt-get install docker.io`;
   const logDir = taggedTempDir('dockerd');
   const log = fs.openSync(path.join(logDir, 'dockerd.log'), 'a');
   // Under setpriv: dockerd dies with the test even if that is SIGKILLed (its containerd with it).
-  const child = spawn(...mortal(DOCKERD, []), { env: taggedEnv({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' }), stdio: ['ignore', log, log], detached: false });
+  const child = spawn(...mortal(DOCKERD, []), {
+    env: taggedEnv({ PATH: `${process.env['PATH'] ?? ''}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` }),
+    stdio: ['ignore', log, log],
+    detached: false,
+  });
   fs.closeSync(log);
   const pid = child.pid ?? 0;
-  let abort: AbortCleanup | null = null;
   const stop = (): void => {
     removeTagged();
     if (pid > 0 && alive(pid)) {
@@ -133,7 +145,7 @@ export async function getEngine(): Promise<Engine | string> {
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
   };
-  abort = onAbort(stop);
+  const abort: AbortCleanup = onAbort(stop);
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let stopped = false;
   void exited.then(() => (stopped = true));
