@@ -38,7 +38,7 @@ export interface Run {
 }
 
 /** `docker <args>`, dying with the test; rejects on a timeout, never on a non-zero exit. */
-export function docker(args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<Run> {
+export function docker(args: readonly string[], opts: { timeoutMs?: number; input?: string | Buffer } = {}): Promise<Run> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const child = spawn(...mortal(DOCKER, args), { env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
