@@ -228,6 +228,13 @@ function stageNode(root: string, nodeAt: string): void {
   fs.mkdirSync(path.join(root, 'root'), { mode: 0o700 });
 }
 
+/** What the base images are made of that this host lacks, as one line, or null. */
+export function baseSourcesMissing(): string | null {
+  const need = ['/usr/bin/node', '/bin/busybox', '/usr/bin/env', '/usr/lib/node_modules/npm/bin/npm-cli.js'];
+  const absent = need.filter((p) => !fs.existsSync(p));
+  return absent.length === 0 ? null : `cannot make the local base images: ${absent.join(', ')} absent (apt-get install busybox-static; npm at /usr/lib/node_modules/npm)`;
+}
+
 export interface BaseImages {
   build: string;
   runtime: string;
