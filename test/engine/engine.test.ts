@@ -15,7 +15,7 @@ import t, { type Test } from 'tap';
 import { ProbeClient } from '../support/probe-client.js';
 import { repo, tempRoot } from '../support/daemon.js';
 import { baseImages, baseSourcesMissing, buildPluginImage, docker, dockerOk, getEngine, inspect, tagged, type Inspect, type PluginImage } from '../support/engine.js';
-import { TEST_TAG } from '../support/tag.js';
+import { onAbort, TEST_TAG } from '../support/tag.js';
 import type { ScopeReport } from '../../src/scope/report.js';
 
 const TYPES = ['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time'] as const;
@@ -172,7 +172,8 @@ async function runSuite(t: Test): Promise<void> {
 
   // The plugin, by the README's line: the plugins root a temporary directory, the image ours.
   const root = tempRoot();
-  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const removeRoot = onAbort(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.teardown(() => removeRoot.run());
   const words = readmeRunLine();
   const line = words.map((w) => (w === 'scope-namespaces' ? image : w.replace(/^\/var\/run\/scope\/plugins:/, `${root}:`)));
   t.ok(

@@ -144,6 +144,7 @@ export async function getEngine(): Promise<Engine | string> {
       for (let i = 0; i < 300 && alive(pid); i++) sleepSync(50);
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
+    fs.rmSync(logDir, { recursive: true, force: true });
   };
   const abort: AbortCleanup = onAbort(stop);
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -154,8 +155,8 @@ export async function getEngine(): Promise<Engine | string> {
     const v = await answers();
     if (v !== null) return { startedPid: pid, serverVersion: v, teardown: () => abort.run() };
     if (stopped || Date.now() > end) {
-      abort.run();
       const tail = fs.readFileSync(path.join(logDir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+      abort.run();
       return `no docker engine: ${DOCKERD} started by the test ${stopped ? 'exited' : 'did not answer in 60 s'}: ${tail}`;
     }
     await new Promise((r) => setTimeout(r, 250));
