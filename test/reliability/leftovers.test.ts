@@ -12,7 +12,7 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cgroupV2 } from '../support/cgroups.js';
 import { DOCKER, ENGINE_LABEL, docker, dockerOk, getEngine } from '../support/engine.js';
 import { TAG_VAR, TEST_TAG, mortal, onAbort } from '../support/tag.js';
@@ -141,4 +141,17 @@ t.test('it reports and removes Docker containers and images carrying the tag lab
   t.not((await docker(['inspect', cid])).code, 0, 'the container is gone');
   t.not((await docker(['image', 'inspect', `${PROOF}-image:latest`])).code, 0, 'the image is gone');
   t.equal(check().status, 0, 'then the check passes');
+});
+
+t.test('on a stopping signal every armed onAbort cleanup runs', async (t) => {
+  // signal-exit calls its callbacks in a for...of over the array a removal splices: a cleanup
+  // that removed itself there made the next one be skipped (every other cleanup lost).
+  const dir = fs.mkdtempSync(`/tmp/${PROOF}-abort-`);
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'ran');
+  const loader = path.resolve(path.dirname(CHECK), '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
+  const fixture = path.join(path.dirname(CHECK), 'abort-fixture.ts');
+  const r = spawnSync(process.execPath, [`--import=${pathToFileURL(loader).href}`, fixture, out, '5'], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(r.signal, 'SIGTERM', `the fixture died of its SIGTERM ${r.stderr}`);
+  t.same(fs.readFileSync(out, 'utf8').trim().split('\n'), ['1', '2', '3', '4', '5'], 'all five cleanups ran');
 });
