@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { ProbeClient } from '../support/probe-client.js';
 import { repo, tempRoot } from '../support/daemon.js';
-import { baseImages, baseSourcesMissing, buildPluginImage, docker, dockerOk, getEngine, inspect, tagged, type Inspect, type PluginImage } from '../support/engine.js';
+import { baseImages, baseSourcesMissing, buildPluginImage, docker, dockerOk, getEngine, inspect, removeTagged, tagged, type Inspect, type PluginImage } from '../support/engine.js';
 import { onAbort, TEST_TAG } from '../support/tag.js';
 import type { ScopeReport } from '../../src/scope/report.js';
 
@@ -172,7 +172,11 @@ async function runSuite(t: Test): Promise<void> {
 
   // The plugin, by the README's line: the plugins root a temporary directory, the image ours.
   const root = tempRoot();
-  const removeRoot = onAbort(() => fs.rmSync(root, { recursive: true, force: true }));
+  // Containers first: a running plugin would make its directory again under a removed root.
+  const removeRoot = onAbort(() => {
+    removeTagged();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
   t.teardown(() => removeRoot.run());
   const words = readmeRunLine();
   const line = words.map((w) => (w === 'scope-namespaces' ? image : w.replace(/^\/var\/run\/scope\/plugins:/, `${root}:`)));
