@@ -19,20 +19,25 @@
 ARG BUILD_IMAGE=node:20-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12
 
+# EXTRA_CA_CERTS (optional, empty by default): PEM text of CA certificates npm must trust as well,
+# for a build behind a TLS-inspecting proxy (the engine tests pass it). Declared and used only in
+# the build and deps stages, so neither the file nor the argument reaches the runtime image.
 FROM ${BUILD_IMAGE} AS build
+ARG EXTRA_CA_CERTS=
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi; npm ci --no-audit --no-fund && rm -f /tmp/extra-ca.pem
 COPY tsconfig.json esbuild.config.mjs ./
 COPY src ./src
 RUN npm run build
 
 FROM ${BUILD_IMAGE} AS deps
+ARG EXTRA_CA_CERTS=
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only. NOT --omit=optional: koffi's platform binary
 # (@koromix/koffi-linux-<arch>) is an optional dependency.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi; npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -f /tmp/extra-ca.pem
 # Fail the build when koffi's platform binary is missing or cannot bind libc.
 RUN node --input-type=module -e "import koffi from 'koffi'; koffi.load('libc.so.6').func('int getpid(void)');"
 

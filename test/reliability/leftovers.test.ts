@@ -5,14 +5,16 @@
  *
  * Left behind: a tagged sleeper in a private mount namespace holding a tagged tmpfs mount (only
  * that namespace's mountinfo shows it), a tagged tmpfs mount in ours, a tagged /run/netns entry
- * and a tagged cgroup directory. Root only for all but the sleeper.
+ * and a tagged cgroup directory. Root only for all but the sleeper. Then, on a Docker Engine (found
+ * or started, test/support/engine.ts), a container and an image labelled with the tag.
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cgroupV2 } from '../support/cgroups.js';
+import { DOCKER, ENGINE_LABEL, docker, dockerOk, getEngine } from '../support/engine.js';
 import { TAG_VAR, TEST_TAG, mortal, onAbort } from '../support/tag.js';
 
 const CHECK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'support', 'leftovers-check.mjs');
@@ -106,4 +108,50 @@ t.test('the leftovers check reports and removes what a test left behind', async 
   const clear = check();
   t.equal(clear.status, 0, 'then the check passes');
   t.match(clear.out, `nothing left with tag ${PROOF}`);
+});
+
+t.test('it reports and removes Docker containers and images carrying the tag label', async (t) => {
+  const engine = await getEngine();
+  if (typeof engine === 'string') {
+    t.plan(0, engine);
+    return;
+  }
+  t.teardown(() => engine.teardown());
+  // A tiny image imported from an empty tar and a created (never started) container from it,
+  // both labelled with this test's own tag (the run's check never counts them).
+  const label = `${ENGINE_LABEL}=${PROOF}`;
+  const tar = spawnSync('tar', ['-cf', '-', '-T', '/dev/null']).stdout;
+  const image = await docker(['import', '--change', `LABEL ${label}`, '-', `${PROOF}-image:latest`], { input: tar });
+  t.equal(image.code, 0, `a labelled image: ${image.stderr.trim()}`);
+  const cid = await dockerOk(['create', '--label', label, `${PROOF}-image:latest`, '/nothing']);
+  const removeBoth = (): void => {
+    spawnSync(DOCKER, ['rm', '-f', cid]);
+    spawnSync(DOCKER, ['rmi', '-f', `${PROOF}-image:latest`]);
+  };
+  const abort = onAbort(removeBoth);
+  t.teardown(() => abort.run());
+
+  const found = check('--no-clean');
+  t.equal(found.status, 1, 'the check fails');
+  t.match(found.out, `docker container ${cid.slice(0, 12)} `, 'it names the container');
+  t.match(found.out, `docker image `, 'and the image');
+  t.match(found.out, `${PROOF}-image:latest`);
+  const cleaned = check();
+  t.match(cleaned.out, 'leftovers-check: removed them', 'it removes them');
+  t.not((await docker(['inspect', cid])).code, 0, 'the container is gone');
+  t.not((await docker(['image', 'inspect', `${PROOF}-image:latest`])).code, 0, 'the image is gone');
+  t.equal(check().status, 0, 'then the check passes');
+});
+
+t.test('on a stopping signal every armed onAbort cleanup runs', async (t) => {
+  // signal-exit calls its callbacks in a for...of over the array a removal splices: a cleanup
+  // that removed itself there made the next one be skipped (every other cleanup lost).
+  const dir = fs.mkdtempSync(`/tmp/${PROOF}-abort-`);
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'ran');
+  const loader = path.resolve(path.dirname(CHECK), '..', '..', 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs');
+  const fixture = path.join(path.dirname(CHECK), 'abort-fixture.ts');
+  const r = spawnSync(process.execPath, [`--import=${pathToFileURL(loader).href}`, fixture, out, '5'], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(r.signal, 'SIGTERM', `the fixture died of its SIGTERM ${r.stderr}`);
+  t.same(fs.readFileSync(out, 'utf8').trim().split('\n'), ['1', '2', '3', '4', '5'], 'all five cleanups ran');
 });

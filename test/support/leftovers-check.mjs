@@ -2,7 +2,8 @@
 // What a test run left behind, found by its tag (SCOPE_NS_TEST_TAG, see test/support/tag.ts), not
 // by name: processes whose environment carries it, mounts whose mount point or root contains it
 // (in our mount namespace and in every mount namespace a tagged process is in), /run/netns entries
-// and cgroup directories whose name contains it. Prints each one, removes them (unless
+// and cgroup directories whose name contains it, and Docker containers and images labelled
+// scope-namespaces.test-tag=<tag> (test/support/engine.ts; when a dockerd answers). Prints each one, removes them (unless
 // --no-clean) so one bad run does not burden the next, and exits 1 if anything was found.
 //
 //   node test/support/leftovers-check.mjs [--tag TAG] [--no-clean] [--wait-ms N]
@@ -15,6 +16,8 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 export const TAG_VAR = 'SCOPE_NS_TEST_TAG';
+/** The label test/support/engine.ts (ENGINE_LABEL) puts on every container and image of a run. */
+export const ENGINE_LABEL = 'scope-namespaces.test-tag';
 
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
@@ -133,6 +136,31 @@ function taggedNetns(tag) {
   return names.filter((n) => n.includes(tag)).map((n) => path.join('/run/netns', n));
 }
 
+/** A docker client: Debian's 20.10 one first, else the first in PATH; null when there is none. */
+function dockerClient() {
+  for (const p of [
+    '/usr/bin/docker',
+    ...(process.env.PATH ?? '')
+      .split(':')
+      .filter((d) => d !== '')
+      .map((d) => path.join(d, 'docker')),
+  ])
+    if (fs.existsSync(p)) return p;
+  return null;
+}
+
+/** Docker containers and images labelled with the tag; none when no engine answers. */
+function taggedDocker(tag) {
+  const docker = dockerClient();
+  if (docker === null) return { containers: [], images: [] };
+  const filter = `label=${ENGINE_LABEL}=${tag}`;
+  const run = (args) => spawnSync(docker, args, { encoding: 'utf8', timeout: 15000 });
+  const lines = (r) => (r.status === 0 ? r.stdout.split('\n').filter((l) => l.trim() !== '') : []);
+  const containers = lines(run(['ps', '-a', '--filter', filter, '--format', '{{.ID}} {{.Names}} ({{.Status}})'])).map((l) => ({ id: l.split(' ')[0], what: l }));
+  const images = lines(run(['images', '--filter', filter, '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'])).map((l) => ({ id: l.split(' ')[0], what: l }));
+  return { containers, images };
+}
+
 /** Everything carrying `tag` now. */
 export function scan(tag) {
   const processes = taggedProcesses(tag);
@@ -144,10 +172,10 @@ export function scan(tag) {
     seenMnt.add(p.mnt);
     mounts.push(...taggedMounts(readOr(`/proc/${p.pid}/mountinfo`, ''), tag, `${p.mnt} (pid ${p.pid})`));
   }
-  return { processes, mounts, netns: taggedNetns(tag), cgroups: taggedCgroups(tag) };
+  return { processes, mounts, netns: taggedNetns(tag), cgroups: taggedCgroups(tag), ...taggedDocker(tag) };
 }
 
-const count = (s) => s.processes.length + s.mounts.length + s.netns.length + s.cgroups.length;
+const count = (s) => s.processes.length + s.mounts.length + s.netns.length + s.cgroups.length + s.containers.length + s.images.length;
 
 export function describe(s) {
   const lines = [];
@@ -155,11 +183,16 @@ export function describe(s) {
   for (const m of s.mounts) lines.push(`mount ${m.point} in ${m.where}`);
   for (const n of s.netns) lines.push(`netns ${n}`);
   for (const c of s.cgroups) lines.push(`cgroup ${c}`);
+  for (const c of s.containers) lines.push(`docker container ${c.what}`);
+  for (const i of s.images) lines.push(`docker image ${i.what}`);
   return lines;
 }
 
 /** Kills, unmounts and removes what `s` lists; what is in other mount namespaces dies with them. */
 export function clean(s) {
+  const docker = dockerClient();
+  if (docker !== null && s.containers.length > 0) spawnSync(docker, ['rm', '-f', '-v', ...s.containers.map((c) => c.id)], { timeout: 60000 });
+  if (docker !== null && s.images.length > 0) spawnSync(docker, ['rmi', '-f', ...new Set(s.images.map((i) => i.id))], { timeout: 60000 });
   for (const p of s.processes) {
     try {
       process.kill(p.pid, 'SIGKILL');

@@ -76,14 +76,22 @@ export interface AbortCleanup {
  * Runs `cleanup` once: at exit, or on a fatal signal (the test is being stopped), unless run or
  * cancelled before. It must be synchronous: no event loop turns after it.
  */
+/**
+ * Set once the exit (or fatal signal) callbacks have started: from then on none is removed, since
+ * signal-exit calls them in a `for...of` over the very array that removing one splices, and a
+ * removal there would skip the callback after it.
+ */
+let exiting = false;
+
 export function onAbort(cleanup: () => void): AbortCleanup {
   let done = false;
   const remove = onExit(() => {
+    exiting = true;
     run();
   });
   const cancel = (): void => {
     done = true;
-    remove();
+    if (!exiting) remove();
   };
   const run = (): void => {
     if (done) return;
