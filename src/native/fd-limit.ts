@@ -5,7 +5,7 @@
  * CAP_SYS_RESOURCE and is bounded by the kernel's /proc/sys/fs/nr_open. See native-notes/pidfd-epoll.md.
  */
 import { readFileSync } from 'node:fs';
-import { RLIMIT_NOFILE, sysGetRlimit, sysSetRlimit, type NativeErr } from './libc.js';
+import { RLIMIT_NOFILE, sysGetRlimit, sysSetRlimit } from './libc.js';
 
 /**
  * The kernel's ceiling for RLIMIT_NOFILE (1,048,576 unless changed); null when unreadable. Read it
@@ -26,16 +26,16 @@ export function nextFdLimit(hard: number, ceiling: number): number | null {
   return want > hard ? want : null;
 }
 
-export type FdLimitRaise = { ok: true; from: number; to: number } | { ok: false; why: string; err?: NativeErr };
+export type FdLimitRaise = { ok: true; from: number; to: number } | { ok: false; why: string };
 
 /** Raises RLIMIT_NOFILE (soft to hard first; then both, with CAP_SYS_RESOURCE). */
 export function raiseFdLimit(ceiling: number | null): FdLimitRaise {
   const cur = sysGetRlimit(RLIMIT_NOFILE);
-  if (!cur.ok) return { ok: false, why: `getrlimit failed (${cur.code})`, err: cur };
+  if (!cur.ok) return { ok: false, why: `getrlimit failed (${cur.code})` };
   const { soft, hard } = cur.value;
   if (soft < hard) {
     const r = sysSetRlimit(RLIMIT_NOFILE, { soft: hard, hard });
-    return r.ok ? { ok: true, from: soft, to: hard } : { ok: false, why: `setrlimit failed (${r.code})`, err: r };
+    return r.ok ? { ok: true, from: soft, to: hard } : { ok: false, why: `setrlimit failed (${r.code})` };
   }
   if (ceiling === null) return { ok: false, why: `RLIMIT_NOFILE ${hard}; /proc/sys/fs/nr_open unreadable` };
   const next = nextFdLimit(hard, ceiling);
@@ -43,7 +43,7 @@ export function raiseFdLimit(ceiling: number | null): FdLimitRaise {
   const r = sysSetRlimit(RLIMIT_NOFILE, { soft: next, hard: next });
   if (!r.ok) {
     const why = r.code === 'EPERM' ? `RLIMIT_NOFILE ${hard}; raising it needs CAP_SYS_RESOURCE` : `setrlimit to ${next} failed (${r.code})`;
-    return { ok: false, why, err: r };
+    return { ok: false, why };
   }
   return { ok: true, from: hard, to: next };
 }

@@ -29,13 +29,13 @@ export class PidWatcher {
   private shedPids: number[] = [];
 
   private constructor(private readonly epfd: number) {
-    this.capacity = PidWatcher.capacityFor(null);
+    const limit = sysGetRlimit(RLIMIT_NOFILE);
+    // Unreadable: assume the common default soft limit.
+    this.capacity = PidWatcher.capacityFor(limit.ok ? limit.value.soft : 1024);
   }
 
-  private static capacityFor(soft: number | null): number {
-    const limit = soft ?? sysGetRlimit(RLIMIT_NOFILE);
-    const n = typeof limit === 'number' ? limit : limit.ok ? limit.value.soft : 1024;
-    return Math.max(0, Math.min(n, Number.MAX_SAFE_INTEGER) - FD_RESERVE);
+  private static capacityFor(softLimit: number): number {
+    return Math.max(0, softLimit - FD_RESERVE);
   }
 
   /** A watcher, or why there can be none (no koffi, no pidfd_open, no epoll); `maxWatched` caps the pidfds below what RLIMIT_NOFILE allows. */

@@ -167,7 +167,6 @@ export class IncrementalScanner {
   private watcher: PidWatcher | null;
   /** Why exits are found by listing /proc rather than by pidfds (null: pidfds in use). */
   private noWatcher: string | null = null;
-  private lastLimitNotes: readonly string[] = [];
   /** Known processes without a pidfd (RLIMIT_NOFILE reached): looked for one by one each tick. */
   private readonly unwatched = new Set<number>();
   /** Namespaces (by inode) whose lowest pid left since the last findStaleMins. */
@@ -224,7 +223,7 @@ export class IncrementalScanner {
 
   /** RLIMIT_NOFILE raises made for pidfds (`20000 -> 65536`) and failed attempts, oldest first. */
   get fdLimitNotes(): readonly string[] {
-    return this.watcher?.fdLimitNotes ?? this.lastLimitNotes;
+    return this.watcher?.fdLimitNotes ?? [];
   }
 
   /** Releases the pidfds. */
@@ -234,7 +233,6 @@ export class IncrementalScanner {
   }
 
   private disableWatcher(why: string): void {
-    if (this.watcher) this.lastLimitNotes = this.watcher.fdLimitNotes;
     this.unwatched.clear();
     this.watcher?.close();
     this.watcher = null;
@@ -482,7 +480,7 @@ export class IncrementalScanner {
     if (r === 'full') {
       // No pidfd to spare: its exit is found by looking for it each tick (checkUnwatched).
       this.unwatched.add(pid);
-      for (const p of w.takeShed()) this.unwatched.add(p);
+      this.takeShed(w);
     } else if (r !== 'watching') {
       // pidfd_open or epoll failing otherwise: list /proc from the next tick on (exits of the
       // processes watched so far are then found by the listing).
@@ -515,11 +513,17 @@ export class IncrementalScanner {
       if (!w.hasRoom) continue;
       const r = w.watch(pid);
       if (r === 'watching') this.unwatched.delete(pid);
+      else if (r === 'full') this.takeShed(w);
       else if (r === 'no-process') {
         this.drop(pid);
         stats.gone++;
       }
     }
+  }
+
+  /** Processes whose pidfds the watcher gave back to free fds: looked for one by one from now on. */
+  private takeShed(w: PidWatcher): void {
+    for (const p of w.takeShed()) this.unwatched.add(p);
   }
 
   /**

@@ -319,21 +319,23 @@ export class IncrementalSource {
     for (const n of notes.slice(this.limitNotesLogged)) log.info({ rlimitNofile: n }, 'pidfds ran out of file descriptors');
     this.limitNotesLogged = notes.length;
     const beyond = this.scanner.unwatchedCount > 0;
-    if (!built.first && beyond && !this.lastBeyond) log.warn({ exits: this.pidfdExits() }, 'more processes than pidfds');
+    if (!built.first && beyond && !this.lastBeyond) log.warn({ exits: this.exitsMode() }, 'more processes than pidfds');
     this.lastBeyond = beyond;
     const listing = this.scanner.listingReason;
-    if (!built.first && listing !== null && listing !== this.lastListing) log.warn({ exits: `listing /proc (${listing})` }, 'process exits are found by listing /proc from now on');
+    if (!built.first && listing !== null && listing !== this.lastListing) log.warn({ exits: this.exitsMode() }, 'process exits are found by listing /proc from now on');
     this.lastListing = listing;
     if (built.first) {
-      log.info({ ...all, passwd: s.passwd, exits: listing === null ? this.pidfdExits() : `listing /proc (${listing})` }, 'first snapshot ready');
+      log.info({ ...all, passwd: s.passwd, exits: this.exitsMode() }, 'first snapshot ready');
       if (s.rows === 0) log.warn({ proc: this.opts.params.proc }, 'the first scan found no namespaces; is --proc a procfs with processes?');
     } else {
       log.debug(all, 'snapshot refreshed');
     }
   }
 
-  /** How exits are found while pidfds are in use. */
-  private pidfdExits(): string {
+  /** How process exits are found: by listing /proc (and why), or by pidfds (and how many processes are beyond them). */
+  private exitsMode(): string {
+    const listing = this.scanner.listingReason;
+    if (listing !== null) return `listing /proc (${listing})`;
     const n = this.scanner.unwatchedCount;
     const limit = this.scanner.fdLimitNotes.at(-1);
     return n === 0 ? 'pidfd' : `pidfd; ${n} processes beyond the fd limit (${limit ?? 'RLIMIT_NOFILE'}) looked for one by one`;

@@ -17,24 +17,44 @@ t.test('the next RLIMIT_NOFILE to ask for', async (t) => {
 // A child with 600 fds (512 of them kept in reserve) watches 100 processes: the watcher must raise the limit (root) or say why not.
 const CHILD = `
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { PidWatcher } from ${JSON.stringify(join(repoRoot, 'dist/lib/native/pid-watch.js'))};
 const kids = [];
 // --pdeathsig: they die with this child even when it fails before it kills them.
 for (let i = 0; i < 100; i++) kids.push(spawn(${JSON.stringify(SETPRIV)}, ['--pdeathsig', 'KILL', '--', 'sleep', '60'], { stdio: 'ignore' }));
 const w = PidWatcher.create();
+// HOG_FDS: fds taken after the watcher sized itself, so pidfd_open meets EMFILE below its capacity.
+const hog = [];
+for (let i = 0; i < Number(process.env.HOG_FDS ?? 0); i++) hog.push(openSync('/dev/null', 'r'));
 const results = kids.map((k) => { const r = w.watch(k.pid); return typeof r === 'string' ? r : r.code; });
+const shed = w.takeShed().length;
+for (const fd of hog) closeSync(fd);
+// The kernel's count of pidfds this process holds, not the watcher's.
+const pidfdsOpen = readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[pidfd]'; } catch { return false; } }).length;
 w.close();
 const limits = readFileSync('/proc/self/limits', 'latin1').split('\\n').find((l) => l.startsWith('Max open files'));
 for (const k of kids) k.kill('SIGKILL');
-console.log(JSON.stringify({ watching: results.filter((r) => r === 'watching').length, errors: [...new Set(results.filter((r) => r !== 'watching'))], notes: w.fdLimitNotes, limits }));
+console.log(JSON.stringify({ watching: results.filter((r) => r === 'watching').length, errors: [...new Set(results.filter((r) => r !== 'watching'))], notes: w.fdLimitNotes, limits, shed, pidfdsOpen }));
 `;
 
-function runChild(prefix: readonly string[]): { watching: number; errors: string[]; notes: string[]; limits: string } {
+interface ChildResult {
+  watching: number;
+  errors: string[];
+  notes: string[];
+  limits: string;
+  shed: number;
+  pidfdsOpen: number;
+}
+
+function runChild(prefix: readonly string[], env: NodeJS.ProcessEnv = {}): ChildResult {
   // Under setpriv: it dies with the test (its own setpriv only drops capabilities, which keeps that).
-  const r = spawnSync(...mortal(prefix[0] ?? 'prlimit', [...prefix.slice(1), process.execPath, '--input-type=module', '-e', CHILD]), { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(...mortal(prefix[0] ?? 'prlimit', [...prefix.slice(1), process.execPath, '--input-type=module', '-e', CHILD]), {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
   if (r.status !== 0) throw new Error(`child exited ${r.status ?? r.signal}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as { watching: number; errors: string[]; notes: string[]; limits: string };
+  return JSON.parse(r.stdout) as ChildResult;
 }
 
 const root = process.getuid?.() === 0;
@@ -59,5 +79,15 @@ t.test('pidfds beyond RLIMIT_NOFILE', { skip: !root || !tools ? 'needs root, prl
     t.same(r.errors, ['full']);
     t.same(r.notes, ['RLIMIT_NOFILE 600; raising it needs CAP_SYS_RESOURCE']);
     t.match(r.limits, /^Max open files\s+600\s+600\s/);
+    t.equal(r.pidfdsOpen, 88, 'the kernel counts 88 pidfds');
+    t.equal(r.shed, 0, 'none given back');
+  });
+  t.test('other fds taking the reserve: EMFILE gives every pidfd back to the reserve and says which', async (t) => {
+    const noCap = ['prlimit', '--nofile=600:600', '--', 'setpriv', '--bounding-set=-sys_resource', '--inh-caps=-sys_resource', '--'];
+    const r = runChild(noCap, { HOG_FDS: '540' });
+    t.ok(r.watching > 0 && r.watching < 88, `watched ${r.watching} before EMFILE`);
+    t.same(r.errors, ['full'], 'the rest are full, not errors');
+    t.equal(r.shed, r.watching, 'every pidfd it had is handed back as a pid to look for');
+    t.equal(r.pidfdsOpen, 0, 'the kernel counts no pidfds left open');
   });
 });
