@@ -17,6 +17,7 @@ import { repo, tempRoot } from '../support/daemon.js';
 import { baseImages, baseSourcesMissing, buildPluginImage, docker, dockerOk, getEngine, inspect, removeTagged, tagged, type Inspect, type PluginImage } from '../support/engine.js';
 import { onAbort, TEST_TAG } from '../support/tag.js';
 import type { ScopeReport } from '../../src/scope/report.js';
+import { tableRows } from '../support/report.js';
 
 const TYPES = ['mnt', 'net', 'pid', 'uts', 'ipc', 'user', 'cgroup', 'time'] as const;
 type NsType = (typeof TYPES)[number];
@@ -69,24 +70,13 @@ function latestOf(report: ScopeReport, topology: 'Host' | 'Container', id: strin
   return topo?.nodes?.[id]?.latest;
 }
 
-/** The Host table's rows: row id -> column -> value. */
-function hostRows(report: ScopeReport): Map<string, Map<string, string>> {
-  const rows = new Map<string, Map<string, string>>();
-  const host = latestOf(report, 'Host', `${os.hostname()};<host>`) ?? {};
-  for (const [key, entry] of Object.entries(host)) {
-    const m = /^hnt-(.+)___(.+)$/.exec(key);
-    if (m?.[1] === undefined || m[2] === undefined) continue;
-    let row = rows.get(m[1]);
-    if (!row) rows.set(m[1], (row = new Map<string, string>()));
-    row.set(m[2], entry.value);
+/** The Host table one namespace per entry (support/report.ts), or why it is malformed. */
+function hostRows(report: ScopeReport): Map<string, Record<string, string>> | string {
+  try {
+    return tableRows(report, os.hostname());
+  } catch (e) {
+    return `the Host table is malformed: ${String(e)}`;
   }
-  return rows;
-}
-
-/** The Host row whose NS cell names `ino` (a merged row names several). */
-function rowOf(rows: Map<string, Map<string, string>>, ino: number): Map<string, string> | undefined {
-  for (const row of rows.values()) if ((row.get('ns') ?? '').split(' ').includes(String(ino))) return row;
-  return undefined;
 }
 
 interface Subject {
@@ -278,18 +268,19 @@ async function runSuite(t: Test): Promise<void> {
     return problems;
   };
 
-  const expectRows = (s: Subject, all: readonly Subject[], rows: Map<string, Map<string, string>>): string[] => {
+  const expectRows = (s: Subject, all: readonly Subject[], rows: Map<string, Record<string, string>> | string): string[] => {
+    if (typeof rows === 'string') return [rows];
     const problems: string[] = [];
     const short = s.id.slice(0, 12);
     for (const ty of TYPES) {
       const ino = s.ns[ty];
       if (ino === null) continue;
-      const row = rowOf(rows, ino);
+      const row = rows.get(String(ino));
       if (row === undefined) {
         problems.push(`${s.what}: no Host row names ${ty} ${ino}`);
         continue;
       }
-      const cell = row.get('container');
+      const cell = row['container'];
       if (ino === HOST[ty]) {
         if (cell !== undefined && cell.includes(short)) problems.push(`${s.what}: the host's ${ty} row names it: ${cell}`);
         continue;
@@ -302,7 +293,7 @@ async function runSuite(t: Test): Promise<void> {
       else if (!sharers.includes(m[1]) || Number(m[2] ?? 0) !== sharers.length - 1) problems.push(`${s.what}: ${ty} ${ino} Container cell ${String(cell)}, kernel says ${sharers.join(' ')}`);
       // The PID cell: the lowest pid in the namespace; each test container has one process.
       const lowest = Math.min(...all.filter((o) => o.ns[ty] === ino).map((o) => o.info.State.Pid));
-      if (!s.what.startsWith('plugin') && row.get('pid') !== String(lowest)) problems.push(`${s.what}: ${ty} ${ino} PID cell ${String(row.get('pid'))}, engine says ${lowest}`);
+      if (!s.what.startsWith('plugin') && row['pid'] !== String(lowest)) problems.push(`${s.what}: ${ty} ${ino} PID cell ${String(row['pid'])}, engine says ${lowest}`);
     }
     return problems;
   };
