@@ -6,7 +6,9 @@
  * and Host-table Container cells are checked against what the ENGINE says (docker inspect) and
  * what the KERNEL says (/proc/<State.Pid>/ns/* against this test process's /proc/self/ns, the
  * host's: pid 1's links are unreadable here); restart, removal and a new container within 1.5 s;
- * docker stop / kill + start of the plugin; JSON log lines.
+ * a container of a second dockerd started with --userns-remap=default (its own user namespace, its
+ * root a subordinate uid of the host) in the Host table and as a Container node; docker stop /
+ * kill + start of the plugin; JSON log lines.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +17,7 @@ import t, { type Test } from 'tap';
 import { ProbeClient } from '../support/probe-client.js';
 import { repo, tempRoot } from '../support/daemon.js';
 import { baseImages, baseSourcesMissing, buildPluginImage, docker, dockerOk, getEngine, inspect, removeTagged, tagged, type Inspect, type PluginImage } from '../support/engine.js';
+import { copyImage, startRemapEngine } from '../support/engine-userns.js';
 import { onAbort, TEST_TAG } from '../support/tag.js';
 import type { ScopeReport } from '../../src/scope/report.js';
 import { tableRows } from '../support/report.js';
@@ -339,6 +342,45 @@ async function runSuite(t: Test): Promise<void> {
     const removedAt = Date.now();
     const goneMs = await until('the removed container gone', 10_000, (r) => latestOf(r, 'Container', `${s.id};<container>`) === undefined && Date.now() - removedAt);
     t.ok(goneMs <= FRESH_MS, `removed container gone from the report ${goneMs} ms after docker rm returned (<= ${FRESH_MS})`);
+  });
+
+  await t.test('a container in its own user namespace (a second dockerd, --userns-remap=default)', async (t) => {
+    const remap = await startRemapEngine();
+    if (typeof remap === 'string') {
+      t.plan(0, `cannot start dockerd --userns-remap=default here: ${remap}`);
+      return;
+    }
+    t.teardown(() => remap.teardown());
+    await copyImage(bases.runtime, remap);
+    const id = await dockerOk([...remap.host, 'run', '-d', ...tagged(), '--net=none', bases.runtime, '/nodejs/bin/node', ...SLEEP_ARGS], 60_000);
+    const info = (JSON.parse(await dockerOk([...remap.host, 'inspect', id])) as Inspect[])[0];
+    if (info === undefined) throw new Error(`docker inspect ${id}: nothing`);
+    const s: Subject = { what: 'userns-remapped', id: info.Id, info, ns: kernelNs(info.State.Pid) };
+    // The kernel's view: its own user namespace, its root a subordinate uid of the host.
+    t.not(s.ns.user, HOST.user, `the kernel puts it in a user namespace of its own (${String(s.ns.user)})`);
+    const euid = Number(/^Uid:\s+\d+\s+(\d+)/m.exec(fs.readFileSync(`/proc/${info.State.Pid}/status`, 'utf8'))?.[1] ?? NaN);
+    t.ok(euid > 0, `its root is uid ${euid} on the host`);
+    let problems: string[] = [];
+    await until('the remapped container right', 10_000, (r) => {
+      const rows = hostRows(r);
+      problems = [...expectNode(s, latestOf(r, 'Container', `${s.id};<container>`)), ...expectRows(s, [s], rows)];
+      return problems.length === 0;
+    }).catch(() => undefined);
+    t.same(problems, [], 'its Container node and Host rows match the kernel, its user namespace among them');
+    // USER: the name of that uid if a passwd has one, else the number (as lsns prints it); the
+    // host's passwd is the only one that could name it (the image's knows root alone).
+    const named = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(euid));
+    const userRow = await until('its user namespace row', 10_000, (r) => {
+      const rows = hostRows(r);
+      return typeof rows === 'string' ? undefined : rows.get(String(s.ns.user));
+    });
+    if (named === undefined) t.equal(userRow['user'], String(euid), `the User cell of its user namespace is the host uid ${euid}`);
+    else t.comment(`uid ${euid} is named in /etc/passwd (${named.split(':')[0] ?? ''}): which passwd the plugin reads decides the cell, not checked`);
+    t.equal(userRow['pid'], String(info.State.Pid), 'its PID cell is the container process');
+    t.equal(userRow['nprocs'], '1', '# Procs 1');
   });
 
   await t.test('the plugin container: healthy, JSON logs, kill + start, stop', async (t) => {

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cgroupV2 } from '../support/cgroups.js';
-import { DOCKER, ENGINE_LABEL, docker, dockerOk, getEngine } from '../support/engine.js';
+import { BASE_LABEL, BASE_REPO_PREFIX, DOCKER, ENGINE_LABEL, docker, dockerOk, getEngine } from '../support/engine.js';
 import { TAG_VAR, TEST_TAG, mortal, onAbort } from '../support/tag.js';
 
 const CHECK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'support', 'leftovers-check.mjs');
@@ -136,11 +136,70 @@ t.test('it reports and removes Docker containers and images carrying the tag lab
   t.match(found.out, `docker container ${cid.slice(0, 12)} `, 'it names the container');
   t.match(found.out, `docker image `, 'and the image');
   t.match(found.out, `${PROOF}-image:latest`);
+  // A base image of the suite's kind (this test's own name) and an untagged image built on it, as
+  // the legacy builder leaves a Dockerfile's build stage: it carries no run tag, only the base's label.
+  const base = `${BASE_REPO_PREFIX}${PROOF}:x`;
+  const baseMade = await docker(['import', '--change', `LABEL ${BASE_LABEL}=${PROOF}`, '-', base], { input: tar });
+  t.equal(baseMade.code, 0, `a base image: ${baseMade.stderr.trim()}`);
+  const ctx = fs.mkdtempSync(`/tmp/${PROOF}-ctx-`);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), `FROM ${base}\nLABEL stage=build\n`);
+  const built = await docker(['build', '-q', ctx]);
+  fs.rmSync(ctx, { recursive: true, force: true });
+  t.equal(built.code, 0, `an image built on it: ${built.stderr.trim()}`);
+  const derived = built.stdout
+    .trim()
+    .replace(/^sha256:/, '')
+    .slice(0, 12);
+  const removeBase = (): void => {
+    spawnSync(DOCKER, ['rmi', '-f', derived]);
+    spawnSync(DOCKER, ['rmi', '-f', base]);
+  };
+  const abortBase = onAbort(removeBase);
+  t.teardown(() => abortBase.run());
+  const withDerived = check('--no-clean');
+  t.match(withDerived.out, `docker image ${derived} `, 'it names the image built on a base image');
+  t.notMatch(withDerived.out, base, 'but not the base image itself');
+
   const cleaned = check();
   t.match(cleaned.out, 'leftovers-check: removed them', 'it removes them');
+  t.not((await docker(['image', 'inspect', derived])).code, 0, 'the image built on the base is gone');
+  t.equal((await docker(['image', 'inspect', base])).code, 0, 'the base image stays');
   t.not((await docker(['inspect', cid])).code, 0, 'the container is gone');
   t.not((await docker(['image', 'inspect', `${PROOF}-image:latest`])).code, 0, 'the image is gone');
   t.equal(check().status, 0, 'then the check passes');
+});
+
+t.test("with no dockerd answering, Docker leftovers are read from the engine's data root", (t) => {
+  // A hand-made data root in dockerd's layout: a labelled container, and images that are the
+  // run's (labelled), a base (named so in repositories.json), built on a base, and someone else's.
+  const dataRoot = fs.mkdtempSync(`/tmp/${PROOF}-dockerroot-`);
+  t.teardown(() => fs.rmSync(dataRoot, { recursive: true, force: true }));
+  const write = (rel: string, value: unknown): void => {
+    fs.mkdirSync(path.dirname(path.join(dataRoot, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dataRoot, rel), JSON.stringify(value));
+  };
+  const hex = (c: string): string => c.repeat(64);
+  write(`containers/${hex('c')}/config.v2.json`, { Name: '/proof-box', Config: { Labels: { [ENGINE_LABEL]: PROOF } } });
+  write(`containers/${hex('d')}/config.v2.json`, { Name: '/other-box', Config: { Labels: { [ENGINE_LABEL]: 'another-run' } } });
+  const db = 'image/overlay2/imagedb/content/sha256';
+  write(`${db}/${hex('1')}`, { config: { Labels: { [ENGINE_LABEL]: PROOF, [BASE_LABEL]: 'runtime' } } });
+  write(`${db}/${hex('2')}`, { config: { Labels: { [BASE_LABEL]: 'build' } } });
+  write(`${db}/${hex('3')}`, { config: { Labels: { [BASE_LABEL]: 'build' } } });
+  write(`${db}/${hex('4')}`, { config: { Labels: { other: 'x' } } });
+  write(`${db}/${hex('5')}`, { config: {} });
+  write('image/overlay2/repositories.json', { Repositories: { [`${BASE_REPO_PREFIX}build`]: { [`${BASE_REPO_PREFIX}build:abc`]: `sha256:${hex('2')}` } } });
+  const script = `import { dockerFromFiles } from ${JSON.stringify(pathToFileURL(CHECK).href)}; process.stdout.write(JSON.stringify(dockerFromFiles(process.argv[1], process.argv[2])));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, PROOF, dataRoot], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { containers: { id: string }[]; images: { id: string; what: string }[] };
+  t.same(
+    got.containers.map((c) => c.id),
+    [hex('c').slice(0, 12)],
+    "the run's container, not another run's",
+  );
+  t.same(got.images.map((i) => i.id).sort(), [hex('1').slice(0, 12), hex('3').slice(0, 12)], "the run's image and the one built on a base; not the base, not others'");
+  t.match(got.images.find((i) => i.id === hex('3').slice(0, 12))?.what ?? '', 'built on base build');
+  t.end();
 });
 
 t.test('on a stopping signal every armed onAbort cleanup runs', async (t) => {

@@ -4,7 +4,8 @@
  * also runs on a stopping signal (onAbort). Builds two local base images once (no registry is
  * reachable), tagged by a hash of their content so that the next run reuses them, and the
  * repository's Dockerfile on top of them. Every container and image made for a run carries the
- * label ENGINE_LABEL=<run tag> and is removed by the teardown; the base images are kept on purpose.
+ * label ENGINE_LABEL=<run tag> and is removed by the teardown, with every image built on a base
+ * image (the build stages); the base images are kept on purpose.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -18,6 +19,8 @@ import { mortal, onAbort, sleepSync, TAG_VAR, TEST_TAG, taggedEnv, taggedTempDir
 export const ENGINE_LABEL = 'scope-namespaces.test-tag';
 /** The label of the cached base images (kept across runs). */
 export const BASE_LABEL = 'scope-namespaces.test-base';
+/** The base images' repository names start so (the leftovers check knows them by it). */
+export const BASE_REPO_PREFIX = 'scope-namespaces-test-base-';
 /** Where docker.io puts dockerd (Debian: /usr/sbin), or the first one in PATH; null when none. */
 const DOCKERD_PLACES = [
   '/usr/sbin/dockerd',
@@ -92,17 +95,34 @@ export interface Engine {
   teardown: () => void;
 }
 
-/** Containers, then images, labelled with this run's tag (synchronous: it also runs at exit). */
+const lines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');
+
+/**
+ * Images built on a base image that are not a base: the legacy builder keeps each build stage's
+ * result (and the steps below it) as untagged images, and they inherit BASE_LABEL from the base.
+ */
+export function derivedImages(): string[] {
+  const bases = new Set(lines(dockerSync(['images', '-q', '--filter', `reference=${BASE_REPO_PREFIX}*`]).stdout));
+  return [...new Set(lines(dockerSync(['images', '-a', '-q', '--filter', `label=${BASE_LABEL}`]).stdout))].filter((id) => !bases.has(id));
+}
+
+/**
+ * Containers, then images, labelled with this run's tag, then every image built on a base image
+ * (synchronous: it also runs at exit). Only the base images stay, so the next run's build starts
+ * from them again.
+ */
 export function removeTagged(): void {
   const filter = `label=${ENGINE_LABEL}=${TEST_TAG}`;
-  const ids = dockerSync(['ps', '-aq', '--filter', filter])
-    .stdout.split('\n')
-    .filter((s) => s !== '');
+  const ids = lines(dockerSync(['ps', '-aq', '--filter', filter]).stdout);
   if (ids.length > 0) dockerSync(['rm', '-f', '-v', ...ids], 60_000);
-  const images = dockerSync(['images', '-q', '--filter', filter])
-    .stdout.split('\n')
-    .filter((s) => s !== '');
+  const images = lines(dockerSync(['images', '-q', '--filter', filter]).stdout);
   if (images.length > 0) dockerSync(['rmi', '-f', ...new Set(images)], 60_000);
+  // An untagged parent goes with its last child; a chain of stages takes a round per level.
+  for (let round = 0; round < 5; round++) {
+    const derived = derivedImages();
+    if (derived.length === 0) break;
+    dockerSync(['rmi', '-f', ...derived], 60_000);
+  }
 }
 
 async function answers(): Promise<string | null> {
@@ -208,7 +228,7 @@ async function baseImage(name: string, stage: (root: string) => string[]): Promi
     const steps = stage(root);
     const dockerfile = ['FROM scratch', 'COPY root/ /', ...steps, `LABEL ${BASE_LABEL}=${name}`, ''].join('\n');
     fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile);
-    const image = `scope-namespaces-test-base-${name}:${treeHash(root, dockerfile)}`;
+    const image = `${BASE_REPO_PREFIX}${name}:${treeHash(root, dockerfile)}`;
     if ((await docker(['image', 'inspect', image], { timeoutMs: 30_000 })).code === 0) return image;
     await dockerOk(['build', '--network=none', '-q', '-t', image, dir], 300_000);
     return image;
@@ -292,7 +312,7 @@ export async function buildPluginImage(bases: BaseImages): Promise<PluginImage> 
   const image = `scope-namespaces-test:${TEST_TAG}`;
   const ca = extraCaCerts();
   const started = Date.now();
-  const args = ['build', '--network=host', '-q', '--build-arg', `BUILD_IMAGE=${bases.build}`, '--build-arg', `RUNTIME_IMAGE=${bases.runtime}`];
+  const args = ['build', '--network=host', '-q', '--force-rm', '--build-arg', `BUILD_IMAGE=${bases.build}`, '--build-arg', `RUNTIME_IMAGE=${bases.runtime}`];
   if (ca !== null) args.push('--build-arg', `EXTRA_CA_CERTS=${ca}`);
   args.push('--label', `${ENGINE_LABEL}=${TEST_TAG}`, '-t', image, '-f', path.join(repo, 'Dockerfile'), repo);
   await dockerOk(args, 600_000);

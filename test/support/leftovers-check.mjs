@@ -2,9 +2,13 @@
 // What a test run left behind, found by its tag (SCOPE_NS_TEST_TAG, see test/support/tag.ts), not
 // by name: processes whose environment carries it, mounts whose mount point or root contains it
 // (in our mount namespace and in every mount namespace a tagged process is in), /run/netns entries
-// and cgroup directories whose name contains it, and Docker containers and images labelled
-// scope-namespaces.test-tag=<tag> (test/support/engine.ts; when a dockerd answers). Prints each one, removes them (unless
-// --no-clean) so one bad run does not burden the next, and exits 1 if anything was found.
+// and cgroup directories whose name contains it, Docker containers and images labelled
+// scope-namespaces.test-tag=<tag> (test/support/engine.ts), and images built on the suite's cached
+// base images that are not themselves a base (they inherit the base label: the Dockerfile's build
+// stages, which the legacy builder keeps untagged). Docker things are asked of the dockerd when one
+// answers, else read from its data root (the suite stops the dockerd it started before this check
+// runs). Prints each one, removes them (unless --no-clean, and only through a dockerd) so one bad
+// run does not burden the next, and exits 1 if anything was found.
 //
 //   node test/support/leftovers-check.mjs [--tag TAG] [--no-clean] [--wait-ms N]
 import { Buffer } from 'node:buffer';
@@ -18,6 +22,11 @@ import { fileURLToPath } from 'node:url';
 export const TAG_VAR = 'SCOPE_NS_TEST_TAG';
 /** The label test/support/engine.ts (ENGINE_LABEL) puts on every container and image of a run. */
 export const ENGINE_LABEL = 'scope-namespaces.test-tag';
+/** The label of the suite's cached base images (BASE_LABEL there); their repositories' prefix. */
+export const BASE_LABEL = 'scope-namespaces.test-base';
+export const BASE_REPO_PREFIX = 'scope-namespaces-test-base-';
+/** dockerd's data root, read when no dockerd answers (the tests of this check point it elsewhere). */
+const DOCKER_ROOT = process.env.SCOPE_NS_DOCKER_ROOT ?? '/var/lib/docker';
 
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
@@ -149,15 +158,62 @@ function dockerClient() {
   return null;
 }
 
-/** Docker containers and images labelled with the tag; none when no engine answers. */
+const readJson = (file) => {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+};
+const listDir = (dir) => {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+/** What `root` (a dockerd data root) holds of the suite's, read from its files. */
+export function dockerFromFiles(tag, root = DOCKER_ROOT) {
+  const containers = [];
+  for (const id of listDir(path.join(root, 'containers'))) {
+    const cfg = readJson(path.join(root, 'containers', id, 'config.v2.json'));
+    const labels = cfg?.Config?.Labels ?? {};
+    if (labels[ENGINE_LABEL] === tag) containers.push({ id: id.slice(0, 12), what: `${id.slice(0, 12)} ${String(cfg?.Name ?? '').replace(/^\//, '')} (in ${root}, no dockerd)` });
+  }
+  const images = [];
+  for (const driver of listDir(path.join(root, 'image'))) {
+    const dir = path.join(root, 'image', driver);
+    const bases = new Set();
+    for (const [repoName, refs] of Object.entries(readJson(path.join(dir, 'repositories.json'))?.Repositories ?? {}))
+      if (repoName.startsWith(BASE_REPO_PREFIX)) for (const id of Object.values(refs)) bases.add(id);
+    const content = path.join(dir, 'imagedb', 'content', 'sha256');
+    for (const hex of listDir(content)) {
+      const labels = readJson(path.join(content, hex))?.config?.Labels ?? {};
+      const id = `sha256:${hex}`;
+      if (labels[ENGINE_LABEL] === tag) images.push({ id: hex.slice(0, 12), what: `${hex.slice(0, 12)} labelled ${ENGINE_LABEL}=${tag} (in ${root}, no dockerd)` });
+      else if (labels[BASE_LABEL] !== undefined && !bases.has(id)) images.push({ id: hex.slice(0, 12), what: `${hex.slice(0, 12)} built on base ${labels[BASE_LABEL]} (in ${root}, no dockerd)` });
+    }
+  }
+  return { containers, images };
+}
+
+/** Docker containers and images of the suite's (see the top); through a dockerd when one answers. */
 function taggedDocker(tag) {
   const docker = dockerClient();
-  if (docker === null) return { containers: [], images: [] };
-  const filter = `label=${ENGINE_LABEL}=${tag}`;
   const run = (args) => spawnSync(docker, args, { encoding: 'utf8', timeout: 15000 });
+  if (docker === null || run(['info', '--format', '{{.ServerVersion}}']).status !== 0) return dockerFromFiles(tag);
+  const filter = `label=${ENGINE_LABEL}=${tag}`;
   const lines = (r) => (r.status === 0 ? r.stdout.split('\n').filter((l) => l.trim() !== '') : []);
   const containers = lines(run(['ps', '-a', '--filter', filter, '--format', '{{.ID}} {{.Names}} ({{.Status}})'])).map((l) => ({ id: l.split(' ')[0], what: l }));
   const images = lines(run(['images', '--filter', filter, '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'])).map((l) => ({ id: l.split(' ')[0], what: l }));
+  const bases = new Set(lines(run(['images', '-q', '--filter', `reference=${BASE_REPO_PREFIX}*`])));
+  const seen = new Set(images.map((i) => i.id));
+  for (const l of lines(run(['images', '-a', '--filter', `label=${BASE_LABEL}`, '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']))) {
+    const id = l.split(' ')[0];
+    if (!bases.has(id) && !seen.has(id)) images.push({ id, what: `${l} (built on a base image)` });
+    seen.add(id);
+  }
   return { containers, images };
 }
 
@@ -189,10 +245,16 @@ export function describe(s) {
 }
 
 /** Kills, unmounts and removes what `s` lists; what is in other mount namespaces dies with them. */
-export function clean(s) {
+export function clean(s, tag) {
   const docker = dockerClient();
   if (docker !== null && s.containers.length > 0) spawnSync(docker, ['rm', '-f', '-v', ...s.containers.map((c) => c.id)], { timeout: 60000 });
-  if (docker !== null && s.images.length > 0) spawnSync(docker, ['rmi', '-f', ...new Set(s.images.map((i) => i.id))], { timeout: 60000 });
+  // A build stage's untagged image goes with its last child; a few rounds remove each chain.
+  for (let round = 0; docker !== null && round < 5 && s.images.length > 0; round++) {
+    spawnSync(docker, ['rmi', '-f', ...new Set(s.images.map((i) => i.id))], { timeout: 60000 });
+    const left = new Set(taggedDocker(tag).images.map((i) => i.id));
+    if (left.size === 0) break;
+    s = { ...s, images: s.images.filter((i) => left.has(i.id)) };
+  }
   for (const p of s.processes) {
     try {
       process.kill(p.pid, 'SIGKILL');
@@ -250,7 +312,7 @@ export function check(tag, { cleanUp = true, waitMs = 5000, log = (l) => console
   log(`leftovers-check: FAILED: ${count(s)} thing(s) carrying tag ${tag} outlived the tests:`);
   for (const l of describe(s)) log(`  ${l}`);
   if (cleanUp) {
-    clean(s);
+    clean(s, tag);
     sleepSync(200);
     const after = describe(scan(tag));
     log(after.length === 0 ? 'leftovers-check: removed them' : `leftovers-check: could not remove: ${after.join('; ')}`);
