@@ -1,6 +1,6 @@
 /** `scope-namespaces report`: one report, exactly what `serve` would answer, on stdout. */
 import { reportProblems } from '../scope/schema.js';
-import { takeSnapshot } from '../server/snapshot.js';
+import { takeSnapshot } from '../snapshot/full-source.js';
 import { ConfigError, EXIT_USAGE, parseReportConfig } from './config.js';
 
 export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID] [--topologies LIST] [--process-nodes MODE]

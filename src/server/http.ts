@@ -16,7 +16,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import type { ServedSnapshot } from './incremental-source.js';
+import type { ServedSnapshot } from '../snapshot/serialise.js';
 import { parseRequestHead, type RequestHead } from './request-head.js';
 
 export const SERVER_LIMITS = {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { pino } from 'pino';
 import t from 'tap';
 import { mortal } from '../support/tag.js';
-import { IncrementalSource } from '../../src/server/incremental-source.js';
+import { IncrementalSource } from '../../src/snapshot/incremental-source.js';
 import { cellKey } from '../../src/scope/report.js';
 import { hostNodeId } from '../../src/scope/host.js';
 

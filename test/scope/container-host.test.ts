@@ -12,7 +12,7 @@ import { NS_TYPES } from '../../src/procfs/types.js';
 import { serialiseJson, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { META, PROC_TABLE_PREFIX } from '../../src/scope/topologies.js';
-import { takeSnapshot } from '../../src/server/snapshot.js';
+import { takeSnapshot } from '../../src/snapshot/full-source.js';
 import { fakeContainerId, fakeProcess, INITIAL_NS, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 import { rawTableRows, tableRows } from '../support/report.js';
 

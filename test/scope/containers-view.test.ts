@@ -13,7 +13,7 @@ import { rawTableRows, tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { HOST_META } from '../../src/scope/host-summary.js';
 import { META } from '../../src/scope/topologies.js';
-import { takeSnapshot } from '../../src/server/snapshot.js';
+import { takeSnapshot } from '../../src/snapshot/full-source.js';
 import { INITIAL_NS, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-cview-'));

@@ -15,8 +15,8 @@ import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { parseHead } from '../../src/bench/lean-client.js';
 import { createReportServer, SERVER_LIMITS, type ReportServer, type ServerLimits } from '../../src/server/http.js';
-import type { ServedSnapshot } from '../../src/server/incremental-source.js';
-import type { SnapshotStats } from '../../src/server/snapshot.js';
+import type { ServedSnapshot } from '../../src/snapshot/serialise.js';
+import type { SnapshotStats } from '../../src/snapshot/types.js';
 
 const BODY = Buffer.from(JSON.stringify({ Plugins: [{ id: 'host-namespaces' }], pad: 'x'.repeat(50_000) }));
 const SNAP: ServedSnapshot = { seq: 7, body: BODY, gzip: gzipSync(BODY), stats: {} as SnapshotStats, checkedAt: Date.parse('2026-12-01T00:00:00Z') };

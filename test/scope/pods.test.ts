@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { reportProblems } from '../../src/scope/schema.js';
-import { takeSnapshot } from '../../src/server/snapshot.js';
+import { takeSnapshot } from '../../src/snapshot/full-source.js';
 import { INITIAL_NS, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sn-pods-'));
