@@ -288,22 +288,30 @@ async function liveTests(): Promise<void> {
       // during ours, and ours must equal them byte for byte. When they differ (a process started or
       // exited; lsns's own exit 1 when one vanishes mid-scan, util-linux issue 2799), try again.
       const stable: Array<{ lsns: Run; ours: Run }> = [];
+      const retried: string[] = [];
       const { problem, attempts } = await retryWhileRacing(
         async () => {
-          const before = run('lsns', c.args, c.env);
-          const ours = run('ours', c.args, c.env);
-          const after = run('lsns', c.args, c.env);
-          if (sameRun(before, after)) {
-            stable[0] = { lsns: after, ours };
-            // A stable lsns failure is asserted below, not retried.
-            return after.status === 0 ? difference(after, ours) : null;
-          }
-          if (before.status !== 0 || after.status !== 0) return `lsns exited ${before.status}/${after.status} (a process vanished during its scan?)`;
-          stable[0] = { lsns: after, ours };
-          return betweenRuns(before, after, ours);
+          const p = await attempt();
+          if (p !== null) retried.push(p.split('\n').join(' | '));
+          return p;
         },
         { attempts: ATTEMPTS, withinMs: 60_000, pauseMs: 250 },
       );
+      // Why each attempt was retried: a race shows what changed on the host between the runs.
+      for (const [i, why] of retried.entries()) t.comment(`attempt ${i + 1}: ${why}`);
+      async function attempt(): Promise<string | null> {
+        const before = run('lsns', c.args, c.env);
+        const ours = run('ours', c.args, c.env);
+        const after = run('lsns', c.args, c.env);
+        if (sameRun(before, after)) {
+          stable[0] = { lsns: after, ours };
+          // A stable lsns failure is asserted below, not retried.
+          return after.status === 0 ? difference(after, ours) : null;
+        }
+        if (before.status !== 0 || after.status !== 0) return `lsns exited ${before.status}/${after.status} (a process vanished during its scan?)`;
+        stable[0] = { lsns: after, ours };
+        return betweenRuns(before, after, ours);
+      }
       const seen = stable[0];
       if (seen === undefined) {
         t.fail(`lsns never agreed with itself in ${attempts} attempts: ${problem ?? ''}`);
