@@ -1,8 +1,8 @@
 /**
- * The one place that touches a procfs tree. Works on the live /proc or on a captured fixture
- * directory with the same layout. Synchronous on purpose: sync fs calls walk /proc several times
- * faster than fs.promises (see native-notes/procfs.md); callers that must not block run it on a
- * worker thread.
+ * The one place that reads a procfs tree, through the I/O strategy it is built with (io.ts).
+ * Works on the live /proc or on a captured fixture directory with the same layout. Synchronous on
+ * purpose: sync fs calls walk /proc several times faster than fs.promises (see
+ * native-notes/procfs.md); callers that must not block run it on a worker thread.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
