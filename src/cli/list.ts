@@ -3,7 +3,7 @@ import { parseListArgs, type ListOptions } from '../lsns/args.js';
 import { helpText, VERSION_TEXT } from '../lsns/help.js';
 import { localeIsUtf8, render } from '../lsns/render.js';
 import { loadUserNames, passwdCandidates } from '../procfs/passwd.js';
-import { ProcReader, type ReadIssue } from '../procfs/reader.js';
+import { listPids, ProcReader, type ReadIssue } from '../procfs/reader.js';
 import { memberRows } from '../scan/members.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
 import { Enricher } from '../scan/enrich.js';
@@ -61,21 +61,21 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   let othersUnreadable = false;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- io.debug is a plain function field (no `this`)
   const debug = io.debug ?? debugSink(io, prog);
-  const reader = new ProcReader(opts.proc, {
-    onIssue: (i) => {
-      if (i.problem === 'unreadable' && i.file.startsWith('ns')) othersUnreadable = true;
-      debug?.(i);
-    },
-  });
+  const onIssue = (i: ReadIssue): void => {
+    if (i.problem === 'unreadable' && i.file.startsWith('ns')) othersUnreadable = true;
+    debug?.(i);
+  };
   let pids: number[];
   try {
-    pids = reader.listPids();
+    // Listed before the reader is built: the count chooses its I/O.
+    pids = listPids(opts.proc, onIssue);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     return usage(`cannot read ${opts.proc}: ${code}`, false);
   }
   // On a real procfs only: a captured tree keeps the notes of the path it was always read with.
-  if (reader.procfs && pids.length < NATIVE_LINKS_MIN_PIDS) reader.usePlainLinks();
+  const nativeLinks = !ProcReader.isProcfs(opts.proc) || pids.length >= NATIVE_LINKS_MIN_PIDS;
+  const reader = new ProcReader(opts.proc, { onIssue, nativeLinks });
   if (pids.length === 0) io.err(`${prog}: warning: ${opts.proc} holds no processes; is it a procfs?\n`);
 
   const users = loadUserNames(passwdCandidates(opts.proc));

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { createReportServer, type ReportServer } from '../server/http.js';
 import { IncrementalSource } from '../snapshot/incremental-source.js';
-import { setMallocArenaMax } from '../native/libc.js';
+import { setMallocArenaMax } from '../native/malloc.js';
 import { SERVE_NODE_FLAGS } from './node-flags.js';
 import { AnotherInstanceError, listenOnSocket, prepareRegistration, RegistrationError, registrationState, removeRegistration, type Registration } from '../server/socket.js';
 import { ConfigError, EXIT_USAGE, parseServeConfig, type ServeConfig } from './config.js';

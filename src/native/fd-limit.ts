@@ -5,7 +5,41 @@
  * CAP_SYS_RESOURCE and is bounded by the kernel's /proc/sys/fs/nr_open. See native-notes/pidfd-epoll.md.
  */
 import { readFileSync } from 'node:fs';
-import { RLIMIT_NOFILE, sysGetRlimit, sysSetRlimit } from './libc.js';
+import { callInt } from './loader.js';
+import type { LibcPrototypes } from './prototypes.js';
+import { ok, type NativeResult } from './result.js';
+
+const RLIMIT_CALLS = {
+  getrlimit: 'int getrlimit(int resource, void *rlim)',
+  setrlimit: 'int setrlimit(int resource, const void *rlim)',
+} as const satisfies LibcPrototypes;
+
+/** RLIMIT_NOFILE: 7 on every architecture koffi supports here (asm-generic, x86, arm). */
+export const RLIMIT_NOFILE = 7;
+
+export interface RLimit {
+  soft: number;
+  hard: number;
+}
+
+/** getrlimit(resource): struct rlimit is two rlim_t (unsigned long: 8 bytes on 64-bit Linux). */
+export function sysGetRlimit(resource: number): NativeResult<RLimit> {
+  const buf = Buffer.alloc(16);
+  const r = callInt(RLIMIT_CALLS.getrlimit, [resource, buf], String(resource));
+  if (!r.ok) return r;
+  // RLIM_INFINITY (all ones) does not fit a double exactly: clamp it.
+  const clamp = (v: bigint): number => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
+  return ok({ soft: clamp(buf.readBigUInt64LE(0)), hard: clamp(buf.readBigUInt64LE(8)) });
+}
+
+/** setrlimit(resource, {soft, hard}): raising `hard` needs CAP_SYS_RESOURCE (EPERM otherwise). */
+export function sysSetRlimit(resource: number, limit: RLimit): NativeResult<void> {
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(BigInt(limit.soft), 0);
+  buf.writeBigUInt64LE(BigInt(limit.hard), 8);
+  const r = callInt(RLIMIT_CALLS.setrlimit, [resource, buf], String(resource));
+  return r.ok ? ok(undefined) : r;
+}
 
 /**
  * The kernel's ceiling for RLIMIT_NOFILE (1,048,576 unless changed); null when unreadable. Read it

@@ -5,7 +5,31 @@
  * The query never assigns an id (the kernel only looks it up), so it has no side effect.
  * -1 (NETNSA_NSID_NOT_ASSIGNED) is reported as 'unassigned', the text lsns prints.
  */
-import { fail, ok, sysClose, sysRecv, sysSend, sysSocket, withFd, errnoName, type NativeResult } from './libc.js';
+import { errnoName } from './errno.js';
+import { sysClose, withFd } from './fd.js';
+import { callInt } from './loader.js';
+import type { LibcPrototypes } from './prototypes.js';
+import { fail, ok, type NativeResult } from './result.js';
+
+const SOCKET_CALLS = {
+  socket: 'int socket(int domain, int type, int protocol)',
+  send: 'long send(int fd, const void *buf, unsigned long len, int flags)',
+  recv: 'long recv(int fd, void *buf, unsigned long len, int flags)',
+} as const satisfies LibcPrototypes;
+
+export function sysSocket(domain: number, type: number, protocol: number): NativeResult<number> {
+  return callInt(SOCKET_CALLS.socket, [domain, type, protocol]);
+}
+
+/** send(fd, buf, buf.length, flags): bytes sent. */
+export function sysSend(fd: number, buf: Buffer, flags = 0): NativeResult<number> {
+  return callInt(SOCKET_CALLS.send, [fd, buf, buf.length, flags]);
+}
+
+/** recv(fd, buf, buf.length, flags): bytes received (written into buf). */
+export function sysRecv(fd: number, buf: Buffer, flags = 0): NativeResult<number> {
+  return callInt(SOCKET_CALLS.recv, [fd, buf, buf.length, flags]);
+}
 
 export const AF_UNSPEC = 0;
 export const AF_NETLINK = 16;

@@ -5,27 +5,40 @@
  * The `...Fd` variants work on an fd the caller already holds (and do not close it). Namespaces the
  * ioctls return as new fds are fstat'ed for (st_dev, st_ino) and closed immediately.
  */
-import {
-  CLONE_NEWCGROUP,
-  CLONE_NEWIPC,
-  CLONE_NEWNET,
-  CLONE_NEWNS,
-  CLONE_NEWPID,
-  CLONE_NEWTIME,
-  CLONE_NEWUSER,
-  CLONE_NEWUTS,
-  fail,
-  fdStat,
-  ok,
-  sysClose,
-  sysIoctl,
-  sysIoctlUid,
-  sysOpen,
-  withFd,
-  type NativeResult,
-} from './libc.js';
+import { sysClose, sysOpen, fdStat, withFd } from './fd.js';
+import { callInt } from './loader.js';
+import type { LibcPrototypes } from './prototypes.js';
+import { fail, ok, type NativeResult } from './result.js';
 
-export type { NativeResult } from './libc.js';
+export type { NativeResult } from './result.js';
+
+const IOCTL_CALLS = {
+  // ioctl is variadic in libc; on every Linux ABI koffi supports, a fixed third pointer argument is
+  // passed the same way as the variadic one.
+  ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
+} as const satisfies LibcPrototypes;
+
+/** ioctl(fd, request) with no argument; returns the ioctl's (non-negative) return value. */
+export function sysIoctl(fd: number, request: number): NativeResult<number> {
+  return callInt(IOCTL_CALLS.ioctl, [fd, request, null], `0x${request.toString(16)}`);
+}
+
+/** ioctl(fd, request, &uid) where the kernel writes a uid_t (u32); returns that uid. */
+export function sysIoctlUid(fd: number, request: number): NativeResult<number> {
+  const buf = Buffer.alloc(4);
+  const r = callInt(IOCTL_CALLS.ioctl, [fd, request, buf], `0x${request.toString(16)}`);
+  return r.ok ? ok(buf.readUInt32LE(0)) : r;
+}
+
+/* CLONE_NEW* (linux/sched.h): the namespace types, as setns(2) and NS_GET_NSTYPE name them. */
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWCGROUP = 0x02000000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+export const CLONE_NEWTIME = 0x00000080;
 
 /** _IO(0xb7, n) values from linux/nsfs.h. */
 export const NS_GET_USERNS = 0xb701;

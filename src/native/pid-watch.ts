@@ -6,8 +6,62 @@
  * reported an exit, the pid still names the same process (no reuse). pidfd_open also tells a
  * thread-group leader (a process) from another thread (EINVAL). See native-notes/pidfd-epoll.md.
  */
-import { nrOpen, raiseFdLimit } from './fd-limit.js';
-import { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, EPOLLIN, RLIMIT_NOFILE, sysClose, sysGetRlimit, sysEpollCreate, sysEpollCtl, sysEpollWait, sysPidfdOpen, type NativeErr } from './libc.js';
+import { sysClose } from './fd.js';
+import { nrOpen, raiseFdLimit, RLIMIT_NOFILE, sysGetRlimit } from './fd-limit.js';
+import { callInt } from './loader.js';
+import type { LibcPrototypes } from './prototypes.js';
+import { ok, type NativeErr, type NativeResult } from './result.js';
+
+const WATCH_CALLS = {
+  // syscall(2) is variadic; two long arguments are passed in the same registers on x86_64 and arm64.
+  syscall: 'long syscall(long number, long a1, long a2)',
+  epoll_create1: 'int epoll_create1(int flags)',
+  epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
+  epoll_wait: 'int epoll_wait(int epfd, void *events, int maxevents, int timeout)',
+} as const satisfies LibcPrototypes;
+
+/** pidfd_open(2) has number 434 on every Linux architecture (new syscalls share one table). */
+const SYS_PIDFD_OPEN = 434;
+
+/**
+ * pidfd_open(pid, 0): an fd that becomes readable when the process exits. EINVAL for a pid that
+ * is a thread but not a thread-group leader, ESRCH for no such process, ENOSYS before Linux 5.3
+ * (or under a seccomp profile that denies it), EMFILE when out of fds.
+ */
+export function sysPidfdOpen(pid: number): NativeResult<number> {
+  return callInt(WATCH_CALLS.syscall, [SYS_PIDFD_OPEN, pid, 0], `pidfd_open ${pid}`);
+}
+
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EPOLLIN = 0x001;
+/** struct epoll_event is packed on x86_64 (12 bytes: u32 events, u64 data), naturally aligned elsewhere (16). */
+const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+
+function sysEpollCreate(): NativeResult<number> {
+  return callInt(WATCH_CALLS.epoll_create1, [EPOLL_CLOEXEC]);
+}
+
+/** epoll_ctl(epfd, op, fd, {events, data.u64 = data}). */
+function sysEpollCtl(epfd: number, op: number, fd: number, events: number, data: number): NativeResult<void> {
+  const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
+  ev.writeUInt32LE(events, 0);
+  ev.writeBigUInt64LE(BigInt(data), EPOLL_DATA_OFFSET);
+  const r = callInt(WATCH_CALLS.epoll_ctl, [epfd, op, fd, ev]);
+  return r.ok ? ok(undefined) : r;
+}
+
+/** epoll_wait(epfd, buf, buf.length / EPOLL_EVENT_SIZE, timeoutMs): the data of each ready fd. */
+function sysEpollWait(epfd: number, buf: Buffer, timeoutMs: number): NativeResult<number[]> {
+  const max = Math.floor(buf.length / EPOLL_EVENT_SIZE);
+  const r = callInt(WATCH_CALLS.epoll_wait, [epfd, buf, max, timeoutMs]);
+  if (!r.ok) return r;
+  const out: number[] = [];
+  for (let i = 0; i < r.value; i++) out.push(Number(buf.readBigUInt64LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET)));
+  return ok(out);
+}
 
 /** `full`: no pidfd left to spare (RLIMIT_NOFILE less a reserve for sockets and files). */
 export type WatchResult = 'watching' | 'no-process' | 'thread' | 'full' | NativeErr;

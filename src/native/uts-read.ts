@@ -6,9 +6,59 @@
  * native-notes/setns-uname-worker.md.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
-import { CLONE_NEWUTS, fail, fdStat, sysClose, sysOpen, sysSetns, sysUname, type NativeResult } from './libc.js';
+import { fdStat, sysClose, sysOpen } from './fd.js';
+import { callInt } from './loader.js';
+import { CLONE_NEWUTS } from './nsfs.js';
+import type { LibcPrototypes } from './prototypes.js';
+import { fail, ok, type NativeResult } from './result.js';
 import type { UtsItemResult, UtsTarget } from './uts-protocol.js';
 import type { HostnameReader } from './uts.js';
+
+const UTS_CALLS = {
+  setns: 'int setns(int fd, int nstype)',
+  uname: 'int uname(void *buf)',
+  gettid: 'int gettid(void)',
+} as const satisfies LibcPrototypes;
+
+export function sysSetns(fd: number, nstype: number): NativeResult<void> {
+  const r = callInt(UTS_CALLS.setns, [fd, nstype]);
+  return r.ok ? ok(undefined) : r;
+}
+
+export function sysGettid(): NativeResult<number> {
+  return callInt(UTS_CALLS.gettid, []);
+}
+
+export interface Utsname {
+  sysname: string;
+  nodename: string;
+  release: string;
+  version: string;
+  machine: string;
+  domainname: string;
+}
+
+/** Linux struct utsname: 6 fields of 65 bytes (glibc and musl). */
+const UTS_LEN = 65;
+const UTS_FIELDS = ['sysname', 'nodename', 'release', 'version', 'machine', 'domainname'] as const;
+
+function cField(buf: Buffer, start: number, len: number): string {
+  const slice = buf.subarray(start, start + len);
+  const nul = slice.indexOf(0);
+  return slice.subarray(0, nul < 0 ? len : nul).toString('utf8');
+}
+
+/** uname(2) of the calling thread (its UTS namespace). */
+export function sysUname(): NativeResult<Utsname> {
+  const buf = Buffer.alloc(UTS_LEN * UTS_FIELDS.length + 64);
+  const r = callInt(UTS_CALLS.uname, [buf]);
+  if (!r.ok) return r;
+  const out: Utsname = { sysname: '', nodename: '', release: '', version: '', machine: '', domainname: '' };
+  UTS_FIELDS.forEach((f, i) => {
+    out[f] = cField(buf, i * UTS_LEN, UTS_LEN);
+  });
+  return ok(out);
+}
 
 export type UtsHome = NativeResult<{ fd: number; ino: number }>;
 

@@ -7,8 +7,9 @@
  * libuv's pool). Must run as compiled JS (dist/lib/native/uts-worker.js, or dist/cli/uts-worker.js in the bundle): tsx is not active in workers.
  */
 import { parentPort } from 'node:worker_threads';
-import { fdStat, sysClose, sysGettid, sysOpen, sysUname, type NativeResult } from './libc.js';
-import { openUtsHome, readUtsHostname, type UtsHome } from './uts-read.js';
+import { fdStat, sysClose, sysOpen } from './fd.js';
+import type { NativeResult } from './result.js';
+import { openUtsHome, readUtsHostname, sysGettid, sysUname, type UtsHome } from './uts-read.js';
 import type { UtsItemResult, UtsRequest, UtsResponse, UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
 
 const port = parentPort;

@@ -9,7 +9,8 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { fail, nativeStatus, ok, type NativeResult } from './libc.js';
+import { nativeStatus } from './loader.js';
+import { fail, ok, type NativeResult } from './result.js';
 import type { UtsItemResult, UtsRequest, UtsResponse, UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
 
 export type { UtsTarget, WorkerSelfCheck } from './uts-protocol.js';

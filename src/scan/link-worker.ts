@@ -3,7 +3,7 @@
  * until none is left. Imports only the reader: its start-up is what it costs before it helps.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { nativeAvailable, rawLinkCalls } from '../native/libc.js';
+import { procIo } from '../procfs/native-io.js';
 import { ProcReader, type ReadIssue } from '../procfs/reader.js';
 import { fillLinkRows, type LinkTable } from './link-table.js';
 import { CHUNK_PIDS, COPYING, CTL_NEXT, DONE, FREE, RUNNING, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
@@ -50,5 +50,5 @@ const boot = workerData as LinkWorkerData | { waitForJob: true };
 if ('waitForJob' in boot) {
   parentPort?.once('message', (data: LinkWorkerData) => run(data));
   // koffi loads while `list` is still loading: the worker is ready to read when the job comes.
-  if (nativeAvailable()) rawLinkCalls();
+  procIo(true);
 } else run(boot);

@@ -3,7 +3,10 @@
  * row's ns file up to the top, so the owner/parent trees can also show ancestors no listed process
  * is in. One open per start path; every fd the kernel hands back is closed after use.
  */
-import { fail, nativeAvailable, sysClose, sysIoctl, type NativeResult } from '../native/libc.js';
+import { sysClose } from '../native/fd.js';
+import { nativeAvailable } from '../native/loader.js';
+import { sysIoctl } from '../native/nsfs.js';
+import { fail, type NativeResult } from '../native/result.js';
 import { NS_GET_PARENT, NS_GET_USERNS, nsInfoFd, openNs, type NsInfo } from '../native/nsfs.js';
 import { isNsType, type NsType } from '../procfs/types.js';
 

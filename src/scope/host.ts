@@ -10,7 +10,7 @@
  * the container's name while the probe (usually --uts=host or given SCOPE_HOSTNAME) uses the host's.
  */
 import * as os from 'node:os';
-import type { NativeResult } from '../native/libc.js';
+import type { NativeResult } from '../native/result.js';
 
 export type HostnameSource = 'flag' | 'env' | 'host-uts' | 'os';
 export const HOSTNAME_SOURCES = ['flag', 'env', 'host-uts', 'os'] as const satisfies readonly HostnameSource[];

@@ -154,7 +154,7 @@ export function rowCells(row: HostTableRow): Partial<Record<CellSource, string>>
     user: row.user === null ? '' : bytesToUnicode(row.user),
     command: row.command === null ? '' : bytesToUnicode(row.command),
     ...(row.container !== undefined ? { container: row.container } : {}),
-    // uname() nodename is already decoded as UTF-8 (native/libc.ts), unlike the byte-string columns.
+    // uname() nodename is already decoded as UTF-8 (native/uts-read.ts), unlike the byte-string columns.
     ...((row.type === 'uts' || row.merged?.some((m) => m.type === 'uts') === true) && row.hostname !== undefined ? { hostname: bytesToUnicode(row.hostname) } : {}),
   };
 }

@@ -16,7 +16,7 @@ import { scanNamespaces, type ScanResult } from '../../src/scan/namespaces.js';
 import { readLinkTable } from '../../src/scan/link-table.js';
 import { readLinkTableParallel, resolveLinkWorkerUrl, type ParallelLinkOptions } from '../../src/scan/parallel-links.js';
 import { prestartLinkWorkers, takePrestartedWorkers } from '../../src/scan/link-workers.js';
-import { resetNativeForTests } from '../../src/native/libc.js';
+import { resetNativeForTests } from '../../src/native/loader.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = ['at-rest', 'busy', 'awkward'].map((n) => path.join(repo, 'fixtures', n, 'proc'));

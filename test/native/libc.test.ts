@@ -1,27 +1,12 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { hostname, release } from 'node:os';
-import {
-  LIBC_CANDIDATES,
-  errnoName,
-  errnoNumber,
-  fdStat,
-  nativeAvailable,
-  nativeStatus,
-  resetNativeForTests,
-  setNativeWarningHook,
-  sysClose,
-  sysGettid,
-  sysIoctl,
-  sysIoctlUid,
-  sysOpen,
-  sysSetns,
-  sysSocket,
-  sysUname,
-  withFd,
-} from '../../src/native/libc.js';
-import { nsOwnerUid, nsParent, nsType } from '../../src/native/nsfs.js';
-import { NetnsIdQuery, netnsId } from '../../src/native/netnsid.js';
+import { errnoName, errnoNumber } from '../../src/native/errno.js';
+import { fdStat, sysClose, sysOpen, withFd } from '../../src/native/fd.js';
+import { LIBC_CANDIDATES, nativeAvailable, nativeStatus, resetNativeForTests, setNativeWarningHook } from '../../src/native/loader.js';
+import { nsOwnerUid, nsParent, nsType, sysIoctl, sysIoctlUid } from '../../src/native/nsfs.js';
+import { NetnsIdQuery, netnsId, sysSocket } from '../../src/native/netnsid.js';
+import { sysGettid, sysSetns, sysUname } from '../../src/native/uts-read.js';
 import { UtsHostnameReader } from '../../src/native/uts.js';
 import { ensureBuilt, repoRoot } from './fixtures/procs.js';
 

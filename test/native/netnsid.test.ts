@@ -1,7 +1,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { sysOpen, sysClose } from '../../src/native/libc.js';
+import { sysOpen, sysClose } from '../../src/native/fd.js';
 import { NETNSA_FD, NETNSA_NSID, NLMSG_ERROR, RTM_GETNSID, RTM_NEWNSID, NetnsIdQuery, buildGetNsidRequest, netnsId, netnsIdCell, netnsIdFd, parseGetNsidReply } from '../../src/native/netnsid.js';
 import { comm, hold, lsns, nsIno, waitFor } from './fixtures/procs.js';
 import { onAbort, taggedName } from '../support/tag.js';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fdStat, sysClose } from '../../src/native/libc.js';
+import { fdStat, sysClose } from '../../src/native/fd.js';
 import { inoOrZero, nsId, nsInfo, nsOwner, nsOwnerFd, nsOwnerUid, nsParent, nsParentFd, nsType, nsTypeFd, nsTypeFromCloneFlag, openNs, type NsTypeName } from '../../src/native/nsfs.js';
 import { comm, ensureBuilt, hold, lsns, nsIno, repoRoot, waitFor, type LsnsRow } from './fixtures/procs.js';
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sysUname } from '../../src/native/libc.js';
+import { sysUname } from '../../src/native/uts-read.js';
 import { UtsHostnameReader, hostUtsHostname, resolveUtsWorkerUrl, terminateUtsWorker, utsHostnames } from '../../src/native/uts.js';
 import { comm, ensureBuilt, hold, nsIno, waitFor, type TapLike } from './fixtures/procs.js';
 
@@ -154,7 +154,7 @@ t.test('InThreadUtsReader: setns+uname on the calling worker thread, which retur
   const { Worker } = await import('node:worker_threads');
   const { pathToFileURL } = await import('node:url');
   const modUrl = pathToFileURL(join(import.meta.dirname, '../../dist/lib/native/uts-read.js')).href;
-  const libcUrl = pathToFileURL(join(import.meta.dirname, '../../dist/lib/native/libc.js')).href;
+  const libcUrl = pathToFileURL(join(import.meta.dirname, '../../dist/lib/native/uts-read.js')).href;
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const fs = require('node:fs');

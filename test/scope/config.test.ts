@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import t from 'tap';
 import { ConfigError, parseCheckConfig, parseDuration, parseReportConfig, parseServeConfig, type HostnameProbe, type ServeConfig } from '../../src/cli/config.js';
-import { ok } from '../../src/native/libc.js';
+import { ok } from '../../src/native/result.js';
 import { prettyLine } from '../../src/cli/logging.js';
 import { acceptsGzip } from '../../src/server/http.js';
 

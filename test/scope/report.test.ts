@@ -7,7 +7,7 @@ import { bytesToUnicode } from '../../src/procfs/bytes.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';
-import { ok } from '../../src/native/libc.js';
+import { ok } from '../../src/native/result.js';
 import { hostNodeId, resolveHostname } from '../../src/scope/host.js';
 import { hostTableReport, TABLE_PREFIX, type ScopeReport } from '../../src/scope/report.js';
 import { hostOf, tableRows } from '../support/report.js';

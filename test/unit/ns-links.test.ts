@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { nativeAvailable } from '../../src/native/libc.js';
+import { nativeAvailable } from '../../src/native/loader.js';
 import { ProcReader, type ReadIssue } from '../../src/procfs/reader.js';
 import { NS_TYPES } from '../../src/procfs/types.js';
 
