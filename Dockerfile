@@ -48,7 +48,8 @@ LABEL org.opencontainers.image.title="scope-namespaces" \
 WORKDIR /app
 COPY --from=deps /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+# Only the bundled CLI and its workers run; tsc's per-module build (dist/lib/) is for the tests.
+COPY --from=build /src/dist/cli ./dist/cli
 # Self-checks at build time, in the runtime image itself (exec form: there is no shell):
 # koffi loads here (its libstdc++/libgcc_s needs are met) and util-linux's lsns is absent.
 RUN ["/nodejs/bin/node", "--input-type=module", "-e", "import koffi from 'koffi'; koffi.load('libc.so.6').func('int getpid(void)');"]

@@ -1,9 +1,11 @@
 // The shipped CLI: src/cli/main.ts and the two worker entry points, each bundled into one
-// CommonJS file under dist/cli/ (tsc's per-module ESM build goes to dist/lib/ for the bench and
-// the tests that load compiled modules). Why: Node 20 spends ~15 ms starting its ES module loader
-// and ~30 ms more resolving and linking ~40 modules one by one, before `list` reads a single link
-// (native-notes/performance-history.md, sixth round). Runtime packages stay external: koffi is a
-// native addon, and serve loads pino and zod from node_modules as before.
+// CommonJS file under dist/cli/, the only build that ships (package.json `files`, the image). The
+// tests run the sources but their worker threads run these bundles (src/native/worker-url.ts).
+// tsc's per-module ESM build in dist/lib/ is for the tests that load compiled modules in child
+// processes; the bench has its own (dist/bench/). Why a bundle: Node 20 spends ~15 ms starting
+// its ES module loader and ~30 ms more resolving and linking ~40 modules one by one, before `list`
+// reads a single link (native-notes/performance-history.md, sixth round). Runtime packages stay
+// external: koffi is a native addon, and serve loads pino and zod from node_modules as before.
 import { build } from 'esbuild';
 import { writeFileSync } from 'node:fs';
 

@@ -25,7 +25,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/bench/**/*.ts'],
+    files: ['test/bench/**/*.ts'],
     rules: {
       // Argument loops read `if (k === '--runs') ((a.runs = num(k, v)), i++);`: one flag a line.
       '@typescript-eslint/no-unused-expressions': 'off',

@@ -4,7 +4,7 @@
  *
  * setns affects only the calling thread, so the main thread and libuv's pool are never moved. All
  * native calls here are synchronous koffi calls on this thread (never `.async`, which would run on
- * libuv's pool). Must run as compiled JS (dist/lib/native/uts-worker.js, or dist/cli/uts-worker.js in the bundle): tsx is not active in workers.
+ * libuv's pool). Must run as compiled JS (dist/cli/uts-worker.js; worker-url.ts): a TypeScript loader is not active in workers.
  */
 import { parentPort } from 'node:worker_threads';
 import { fdStat, sysClose, sysOpen } from './fd.js';

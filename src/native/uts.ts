@@ -12,19 +12,13 @@ import type { Worker } from 'node:worker_threads';
 import { nativeStatus } from './loader.js';
 import { fail, ok, type NativeResult } from './result.js';
 import type { UtsItemResult, UtsRequest, UtsResponse, UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
+import { compiledWorkerUrl } from './worker-url.js';
 
 export type { UtsTarget, WorkerSelfCheck } from './uts-protocol.js';
 
-/**
- * Where the compiled worker is: next to this module when running from dist/; when this module runs
- * from src/ (tap/tsx running TypeScript), tsc's copy in dist/lib/native/ (build first).
- */
+/** The compiled worker (worker-url.ts: beside this module, or the built bundle when this runs from its source). */
 export function resolveUtsWorkerUrl(): URL {
-  const beside = new URL('./uts-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
-  const fromSrc = new URL('../../dist/lib/native/uts-worker.js', import.meta.url);
-  if (import.meta.url.endsWith('.ts') && existsSync(fileURLToPath(fromSrc))) return fromSrc;
-  return beside;
+  return compiledWorkerUrl('uts-worker.js', import.meta.url);
 }
 
 type Pending = { kind: 'read'; resolve: (r: UtsItemResult[]) => void; targets: UtsTarget[] } | { kind: 'selfcheck'; resolve: (r: NativeResult<WorkerSelfCheck>) => void };
@@ -68,7 +62,7 @@ export class UtsHostnameReader implements HostnameReader {
     if (!st.ok) return fail(st.code, st.reason);
     const url = this.workerUrl ?? resolveUtsWorkerUrl();
     if (!existsSync(fileURLToPath(url))) {
-      return fail('ENOENT', `UTS worker ${fileURLToPath(url)} not found (run \`npx tsc -p .\`)`, 2);
+      return fail('ENOENT', `UTS worker ${fileURLToPath(url)} not found (run \`npm run build\`)`, 2);
     }
     let w: Worker;
     try {

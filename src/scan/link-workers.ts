@@ -5,12 +5,12 @@
  * lists /proc, instead of after. Kept small (node built-ins only, loaded lazily) for that reason.
  * A prestarted worker waits for its job on its parent port (link-worker.ts).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type * as WorkerThreads from 'node:worker_threads';
 import { parseLoadavgRunning, parseLoadavgTasks } from '../procfs/pid-alloc.js';
+import { compiledWorkerUrl } from '../native/worker-url.js';
 
 /**
  * Below this many pids one thread reads them all: a worker is ready ~75-95 ms after it starts, when
@@ -20,11 +20,9 @@ export const PARALLEL_MIN_PIDS = 3000;
 /** Workers besides the main thread, at most (one per further core). */
 const MAX_WORKERS = 3;
 
-/** The compiled worker next to this module; from the TypeScript sources (tests), tsc's copy in dist/lib/. */
+/** The compiled worker (native/worker-url.ts: beside this module, or the built bundle when this runs from its source). */
 export function resolveLinkWorkerUrl(): URL {
-  const beside = new URL('./link-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
-  return new URL('../../dist/lib/scan/link-worker.js', import.meta.url);
+  return compiledWorkerUrl('link-worker.js', import.meta.url);
 }
 
 /**

@@ -23,9 +23,9 @@ async function utsHolder(t: TapLike, name: string): Promise<number> {
   return h.pid;
 }
 
-t.test('worker is found in dist/lib/ when running from src/', async (t) => {
+t.test("worker is the CLI's bundle in dist/cli/ when running from src/", async (t) => {
   const url = resolveUtsWorkerUrl();
-  t.match(url.pathname, /\/dist\/lib\/native\/uts-worker\.js$/);
+  t.match(url.pathname, /\/dist\/cli\/uts-worker\.js$/);
   t.ok(statSync(url).isFile());
 });
 

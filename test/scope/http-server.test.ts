@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
-import { parseHead } from '../../src/bench/lean-client.js';
+import { parseHead } from '../bench/lean-client.js';
 import { createReportServer, SERVER_LIMITS, type ReportServer, type ServerLimits } from '../../src/server/http.js';
 import type { ServedSnapshot } from '../../src/snapshot/serialise.js';
 import type { SnapshotStats } from '../../src/snapshot/types.js';

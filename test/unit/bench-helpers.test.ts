@@ -1,13 +1,13 @@
 /** The bench's pure helpers on hand-made inputs (the bench itself is not part of `npm test`). */
 import t from 'tap';
-import { parseNsLink, parseStatCpuTicks, parseStatusKb } from '../../src/bench/proc-sample.js';
-import { countLatestEntries, hostTableRowPid, probeCostFromBytes, probeCostFromEntries } from '../../src/bench/report-figures.js';
-import { parseArgs } from '../../src/bench/suite.js';
-import { median, p99, quantile } from '../../src/bench/stats.js';
-import { parseSizes, scaleTargets, type ScalePoint } from '../../src/bench/scale.js';
-import type { ListFigures } from '../../src/bench/list-vs-lsns.js';
-import type { CpuWindow } from '../../src/bench/serve-figures.js';
-import type { Freshness } from '../../src/bench/freshness.js';
+import { parseStatCpuTicks, parseStatusKb } from '../bench/proc-sample.js';
+import { countLatestEntries, hostTableRowPid, probeCostFromBytes, probeCostFromEntries } from '../bench/report-figures.js';
+import { parseArgs } from '../bench/suite.js';
+import { median, p99, quantile } from '../bench/stats.js';
+import { parseSizes, scaleTargets, type ScalePoint } from '../bench/scale.js';
+import type { ListFigures } from '../bench/list-vs-lsns.js';
+import type { CpuWindow } from '../bench/serve-figures.js';
+import type { Freshness } from '../bench/freshness.js';
 
 t.test('quantiles interpolate between order statistics', async (t) => {
   t.equal(median([4, 1, 3, 2]), 2.5);
@@ -25,14 +25,11 @@ t.test('parseStatCpuTicks: utime+stime, counted from the last ")"', async (t) =>
   t.ok(Number.isNaN(parseStatCpuTicks('garbage')), 'no comm');
 });
 
-t.test('parseStatusKb and parseNsLink', async (t) => {
+t.test('parseStatusKb', async (t) => {
   const status = 'Name:\tnode\nVmHWM:\t   99620 kB\nVmRSS:\t   81234 kB\nThreads:\t11\n';
   t.equal(parseStatusKb(status, 'VmRSS'), 81234);
   t.equal(parseStatusKb(status, 'VmHWM'), 99620);
   t.ok(Number.isNaN(parseStatusKb(status, 'VmSwap')));
-  t.equal(parseNsLink('uts:[4026532201]'), 4026532201);
-  t.equal(parseNsLink('pid_for_children:[4026531836]'), 4026531836);
-  t.ok(Number.isNaN(parseNsLink('uts:4026532201')));
 });
 
 t.test('countLatestEntries counts every latest entry of every node of every topology', async (t) => {

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { LeanClient, parseHead } from '../../src/bench/lean-client.js';
+import { LeanClient, parseHead } from '../bench/lean-client.js';
 
 t.test('parseHead: status, Content-Length, gzip, keep-alive; incomplete and malformed heads', async (t) => {
   const head = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 12\r\nContent-Encoding: gzip\r\n\r\n';

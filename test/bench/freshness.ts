@@ -6,8 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { parseNsLink } from './proc-sample.js';
-import { plainBody, type ProbeClient } from './probe-client.js';
+import { parseNsLink } from '../../src/procfs/parse.js';
+import { plainBody, type ProbeClient } from '../support/probe-client.js';
 import { hostTableRowPid } from './report-figures.js';
 import { waitForNs } from './spawn.js';
 import { maxOf, median, round } from './stats.js';
@@ -61,11 +61,14 @@ const summary = (xs: Array<number | null>, timeoutMs: number): { med: number; ma
   return { med: round(median(v), 0), max: round(maxOf(v), 0) };
 };
 
+/** The inode of a process's UTS namespace; NaN when its link cannot be read as one. */
+const utsIno = (pid: number | 'self'): number => parseNsLink(fs.readlinkSync(`/proc/${pid}/ns/uts`), 'uts')?.ino ?? Number.NaN;
+
 export async function measureFreshness(client: ProbeClient, trials: number, timeoutMs: number, track: (c: ChildProcess) => void): Promise<Freshness> {
   const appear: Array<number | null> = [];
   const disappear: Array<number | null> = [];
   let reusedInodes = 0;
-  const ownUts = parseNsLink(fs.readlinkSync('/proc/self/ns/uts'));
+  const ownUts = utsIno('self');
   for (let i = 0; i < trials; i++) {
     // Off any period the daemon may keep.
     await sleep(Math.floor(Math.random() * 1000));
@@ -76,7 +79,7 @@ export async function measureFreshness(client: ProbeClient, trials: number, time
     const pid = child.pid;
     if (pid === undefined) throw new Error('could not start unshare');
     waitForNs(pid, Date.now() + 5000);
-    const ino = parseNsLink(fs.readlinkSync(`/proc/${pid}/ns/uts`));
+    const ino = utsIno(pid);
     if (!Number.isFinite(ino) || ino === ownUts) throw new Error(`unshare (pid ${pid}) is not in a new UTS namespace`);
     appear.push(await pollUntil(client, ino, pid, true, t0, timeoutMs, () => reusedInodes++));
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`unshare (pid ${pid}) exited early`);

@@ -5,7 +5,7 @@
  * probe client's: connect to the last byte of the gzip body.
  */
 import { cpuTicks, clockTicksPerSec, memoryKb } from './proc-sample.js';
-import { PROBE_DEADLINE_MS, plainBody, type ProbeClient, type RawAnswer } from './probe-client.js';
+import { PROBE_DEADLINE_MS, plainBody, type ProbeClient, type RawAnswer } from '../support/probe-client.js';
 import { countLatestEntries, probeCostFromBytes, probeCostFromEntries } from './report-figures.js';
 import { maxOf, median, p99, round } from './stats.js';
 

@@ -2,7 +2,7 @@
  * `npm run bench`: serve's and list's figures in one run, one table (each figure beside its target)
  * and the same figures as JSON.
  *
- *   node dist/lib/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
+ *   node dist/bench/test/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
  *     [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness]
  *     [--serve-arg ARG]... [--containers C [--per-container P]] [--scale default | N,N,...]
  *
@@ -42,7 +42,7 @@ import { measureFreshness, type Freshness } from './freshness.js';
 import { measureList, type ListFigures } from './list-vs-lsns.js';
 import { countProcesses } from './proc-sample.js';
 import { LeanClient } from './lean-client.js';
-import { discover, ProbeClient } from './probe-client.js';
+import { discover, ProbeClient } from '../support/probe-client.js';
 import { measureBursts, measureCpuWindow, measureSingles, type Bursts, type CpuWindow, type Latencies } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
 import { spawnContainers } from './containers.js';
@@ -362,7 +362,8 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const wantLsns = a.only.has('list') && !a.skipLsns;
   if (wantLsns && !fs.existsSync(a.lsns)) throw new Error(`${a.lsns} not found; the ratio needs lsns measured in the same run (or --skip-lsns)`);
-  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
+  // The shipped CLI bundle; this file runs as dist/bench/test/bench/suite.js (tsconfig.bench.json).
+  const cli = fileURLToPath(new URL('../../../cli/main.js', import.meta.url));
   const log = (msg: string): void => void process.stderr.write(`bench: ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
   const sleepers: Sleepers[] = [];

@@ -4,8 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { discover, type DiscoveredPlugin } from './probe-client.js';
-import { SERVE_NODE_FLAGS } from '../cli/node-flags.js';
+import { discover, type DiscoveredPlugin } from '../support/probe-client.js';
+import { SERVE_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export interface Serve {
   child: ChildProcess;

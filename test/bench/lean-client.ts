@@ -7,7 +7,7 @@
  * Time runs from the write (or the connect, for a new connection) to the last byte.
  */
 import * as net from 'node:net';
-import type { RawAnswer } from './probe-client.js';
+import type { RawAnswer } from '../support/probe-client.js';
 
 const HEADER_LIMIT = 16 * 1024;
 const BODY_LIMIT = 50 * 1024 * 1024;

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { measureFreshness, type Freshness } from './freshness.js';
 import { measureList, type ListFigures } from './list-vs-lsns.js';
 import { countProcesses } from './proc-sample.js';
-import { ProbeClient } from './probe-client.js';
+import { ProbeClient } from '../support/probe-client.js';
 import { measureCpuWindow, type CpuWindow } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
 import { MAX_SLEEPERS, spawnSleepers, type Sleepers } from './spawn.js';

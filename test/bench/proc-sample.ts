@@ -25,12 +25,6 @@ export function parseStatusKb(status: string, field: string): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
-/** The inode of a namespace link's target (`uts:[4026531838]`); NaN when it is not one. */
-export function parseNsLink(target: string): number {
-  const m = /^[a-z_]+:\[(\d+)\]$/.exec(target);
-  return m ? Number(m[1]) : Number.NaN;
-}
-
 export const cpuTicks = (pid: number): number => parseStatCpuTicks(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
 
 export function memoryKb(pid: number): { rssKb: number; hwmKb: number } {

@@ -5,7 +5,7 @@
  * client measures it exactly as it measures serve. Like serve, it writes raw HTTP/1.1 on `net`
  * (node:http's per-request cost was most of a burst: it would be a floor serve no longer has).
  *
- *   node dist/lib/bench/static-server.js <plugins-root> <bytes>
+ *   node dist/bench/test/bench/static-server.js <plugins-root> <bytes>
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
