@@ -4,8 +4,11 @@
  * pipe) and require the same bytes. Both tools count their own process in the initial
  * namespaces, so the outputs are identical. Other activity on the host races with both tools: each
  * comparison runs lsns before and after ours. When those two agree, ours must equal them; when they
- * differ line by line, each line of ours must be one of theirs; else (rows came or went, lsns exited
- * 1 because a process vanished mid-scan) the comparison is retried (test/support/stable.ts).
+ * differ line by line, each line of ours must be one of theirs, or differ from them only in the
+ * NPROCS cell that differs between theirs, with a count between theirs (a loaded host starts and
+ * ends kernel workers all the time: the initial namespaces' counts move between any two runs);
+ * else (rows came or went, lsns exited 1 because a process vanished mid-scan) the comparison is
+ * retried (test/support/stable.ts).
  *
  * Columns NETNSID, NSFS, PNS, ONS and the owner/parent trees are compared here too (KERNEL_CASES);
  * bind mounts, netns ids, multi-line NSFS and `-W` are in native-columns.test.ts.
@@ -55,19 +58,18 @@ function run(which: 'lsns' | 'ours', args: readonly string[], extraEnv: Record<s
   return { status: r.status, stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1') };
 }
 
-/** Rebuild dist/ when a source file is newer than its compiled file (running one test by hand). */
+/** Rebuild the CLI bundle when a source file is newer than it (running one test by hand). */
 function ensureBuilt(): void {
+  const built = fs.existsSync(OURS) ? fs.statSync(OURS).mtimeMs : 0;
   const stale = (dir: string): boolean =>
     fs.readdirSync(dir, { withFileTypes: true }).some((e) => {
       const src = path.join(dir, e.name);
       if (e.isDirectory()) return stale(src);
-      if (!e.name.endsWith('.ts')) return false;
-      const out = path.join(ROOT, 'dist', path.relative(path.join(ROOT, 'src'), src)).replace(/\.ts$/, '.js');
-      return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
+      return e.name.endsWith('.ts') && fs.statSync(src).mtimeMs > built;
     });
   if (!stale(path.join(ROOT, 'src'))) return;
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', ROOT], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('tsc failed');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
 }
 
 const initialInodes = (): Set<number> => new Set(NS_TYPES.map((ty) => nsInode(2, ty)).filter((n): n is number => n !== null));
@@ -86,12 +88,52 @@ function difference(lsns: Run, ours: Run): string | null {
   return `first difference at line ${i + 1} (of ${la.length} / ${lb.length})\n  lsns: ${JSON.stringify(la[i])}\n  ours: ${JSON.stringify(lb[i])}`;
 }
 
+/** Columns whose cells are one word each: the words before NPROCS can be counted. */
+const ONE_WORD = new Set(['NS', 'TYPE', 'PID', 'PPID', 'UID', 'NETNSID', 'PNS', 'ONS']);
+
+/**
+ * Where a line's NPROCS cell is, as [start, end) or null: the `"nprocs": N` value of a JSON line,
+ * or the NPROCS word of a table or raw line (found by counting words, so only where the columns
+ * before it are one word each; a tree's branch characters are part of the NS word).
+ */
+function nprocsCell(line: string, columns: Case['columns']): [number, number] | null {
+  if (columns === 'json') {
+    const m = /^(\s*"nprocs": )\d+,?$/.exec(line);
+    return m?.[1] === undefined ? null : [m[1].length, m[1].length + (/\d+/.exec(line.slice(m[1].length))?.[0].length ?? 0)];
+  }
+  const k = columns.indexOf('NPROCS');
+  if (k < 0 || !columns.slice(0, k).every((c) => ONE_WORD.has(c))) return null;
+  const words = [...line.matchAll(/\S+/g)];
+  const w = words[k];
+  return w === undefined || !/^\d+$/.test(w[0]) ? null : [w.index, w.index + w[0].length];
+}
+
+/**
+ * Whether `ours` is the line lsns printed before and after but for the NPROCS cell, which alone
+ * differs between the two and of which ours lies between theirs: the count of a namespace every
+ * process starting or exiting on the host changes (the initial ones: kernel workers come and go
+ * with the load), read by our run at a moment between lsns's two.
+ */
+function countBetween(before: string, after: string, ours: string, columns: Case['columns']): boolean {
+  const cells = [before, after, ours].map((l) => nprocsCell(l, columns));
+  const [b, a, o] = cells;
+  if (b === null || b === undefined || a === null || a === undefined || o === null || o === undefined) return false;
+  const masked = [before, after, ours].map((l, i) => {
+    const [s, e] = cells[i] as [number, number];
+    return `${l.slice(0, s)}${'#'.repeat(e - s)}${l.slice(e)}`;
+  });
+  if (masked[0] !== masked[1] || masked[2] !== masked[1]) return false;
+  const n = [before.slice(...b), after.slice(...a), ours.slice(...o)].map(Number) as [number, number, number];
+  return n[2] >= Math.min(n[0], n[1]) && n[2] <= Math.max(n[0], n[1]);
+}
+
 /**
  * When the host changed between the two lsns runs (a busy host always starts and ends processes):
  * with the same number of lines, every line of ours must be the line lsns printed at one of the two
- * moments — what our run saw in between. A different line count means rows came or went: retry.
+ * moments — what our run saw in between — or, where the two differ only in a count, that line with
+ * a count between theirs (countBetween). A different line count means rows came or went: retry.
  */
-function betweenRuns(before: Run, after: Run, ours: Run): string | null {
+function betweenRuns(before: Run, after: Run, ours: Run, columns: Case['columns']): string | null {
   if (ours.status !== after.status || ours.stderr !== after.stderr) return difference(after, ours);
   const lb = before.stdout.split('\n');
   const la = after.stdout.split('\n');
@@ -99,8 +141,9 @@ function betweenRuns(before: Run, after: Run, ours: Run): string | null {
   if (lb.length !== la.length) return `lsns printed ${lb.length} then ${la.length} lines: the host changed meanwhile`;
   if (lo.length !== la.length) return `ours printed ${lo.length} lines, lsns ${la.length} before and after`;
   for (let i = 0; i < lo.length; i++) {
-    if (lo[i] !== la[i] && lo[i] !== lb[i]) {
-      return `line ${i + 1} is neither lsns's before nor after\n  lsns: ${JSON.stringify(lb[i])}\n  lsns: ${JSON.stringify(la[i])}\n  ours: ${JSON.stringify(lo[i])}`;
+    const [o, b, a] = [lo[i] ?? '', lb[i] ?? '', la[i] ?? ''];
+    if (o !== a && o !== b && !countBetween(b, a, o, columns)) {
+      return `line ${i + 1} is neither lsns's before nor after\n  lsns: ${JSON.stringify(b)}\n  lsns: ${JSON.stringify(a)}\n  ours: ${JSON.stringify(o)}`;
     }
   }
   return null;
@@ -310,7 +353,7 @@ async function liveTests(): Promise<void> {
         }
         if (before.status !== 0 || after.status !== 0) return `lsns exited ${before.status}/${after.status} (a process vanished during its scan?)`;
         stable[0] = { lsns: after, ours };
-        return betweenRuns(before, after, ours);
+        return betweenRuns(before, after, ours, c.columns);
       }
       const seen = stable[0];
       if (seen === undefined) {
