@@ -1,5 +1,6 @@
 /** `scope-namespaces capture DIR`: snapshot the live /proc and lsns's output into a fixture. */
 import { capture, CaptureError } from '../capture/snapshot.js';
+import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 
 const USAGE = `Usage: scope-namespaces capture [--force] [--retries N] [--all-cmdlines] DIR
 
@@ -26,12 +27,12 @@ export async function runCapture(argv: readonly string[]): Promise<number> {
     else if (!a.startsWith('-') && dest === null) dest = a;
     else {
       process.stderr.write(`scope-namespaces capture: bad argument '${a}'\n${USAGE}`);
-      return 64;
+      return EXIT_USAGE;
     }
   }
   if (dest === null) {
     process.stderr.write(USAGE);
-    return 64;
+    return EXIT_USAGE;
   }
   try {
     const r = await capture({ dest, force, allCmdlines, retries, log: (l) => process.stderr.write(`capture: ${l}\n`) });
@@ -46,6 +47,6 @@ export async function runCapture(argv: readonly string[]): Promise<number> {
   } catch (err) {
     const msg = err instanceof CaptureError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`scope-namespaces capture: ${msg}\n`);
-    return 1;
+    return EXIT_FAILURE;
   }
 }

@@ -8,17 +8,11 @@ import { gunzipSync } from 'node:zlib';
 import { columnId } from '../scope/report.js';
 import { reportProblems } from '../scope/schema.js';
 import { socketPathFor } from '../server/socket.js';
-import { ConfigError, EXIT_USAGE, parseCheckConfig } from './config.js';
+import { ConfigError, parseCheckConfig } from './config.js';
+import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
+import { commandHelp } from './options.js';
 
-export const CHECK_HELP = `Usage: scope-namespaces check [options]
-
-Query the running plugin over its socket; exit 0 when healthy, 1 when not.
-  --plugins-root DIR   the probe's plugins root (default /var/run/scope/plugins)
-  --plugin-id ID       plugin id (default host-namespaces)
-  --socket PATH        the socket, instead of <plugins-root>/<id>/<id>.sock
-  --timeout DURATION   answer deadline (default 2s; the probe's own is 500ms)
-  --max-age DURATION   also fail when the served snapshot is older than this
-`;
+export const CHECK_HELP = commandHelp('check', 'Query the running plugin over its socket; exit 0 when healthy, 1 when not.');
 
 interface Answer {
   status: number;
@@ -68,7 +62,7 @@ export async function runCheck(argv: readonly string[]): Promise<number> {
   const socketPath = cfg.socket ?? socketPathFor(cfg.pluginsRoot, cfg.pluginId);
   const fail = (why: string): number => {
     process.stderr.write(`unhealthy: ${socketPath}: ${why}\n`);
-    return 1;
+    return EXIT_FAILURE;
   };
   let answer: Answer;
   try {

@@ -12,6 +12,7 @@ import { initialNamespaces, scanContainers } from '../scan/containers.js';
 import { assignNamespaceContainers, containerCell, containersOf } from '../scan/ns-containers.js';
 import { NS_TYPES } from '../procfs/types.js';
 import { readLinkTableParallel } from '../scan/parallel-links.js';
+import { EXIT_FAILURE } from './exit-codes.js';
 
 export interface CliIo {
   /** Byte-string output (latin1 chars are bytes). */
@@ -36,7 +37,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   const usage = (message: string, hint: boolean): number => {
     if (message !== '') io.err(`${prog}: ${message}\n`);
     if (hint) io.err(`Try '${prog} --help' for more information.\n`);
-    return 1;
+    return EXIT_FAILURE;
   };
   switch (parsed.kind) {
     case 'error':

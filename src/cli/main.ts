@@ -2,6 +2,7 @@
 /** Entry point: `scope-namespaces <command>`; invoked as `lsns` it behaves as `list`. */
 import { fstatSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
+import { EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
 import type { CliIo } from './list.js';
 
 const USAGE = `Usage: scope-namespaces <command> [options]
@@ -106,7 +107,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     default:
       process.stderr.write(command === undefined ? USAGE : `scope-namespaces: unknown command '${command}'\n${USAGE}`);
-      return 64;
+      return EXIT_USAGE;
   }
 }
 
@@ -116,6 +117,6 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`scope-namespaces: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 70;
+    process.exitCode = EXIT_INTERNAL;
   },
 );

@@ -2,20 +2,10 @@
 import { reportProblems } from '../scope/schema.js';
 import { takeSnapshot } from '../snapshot/full-source.js';
 import { ConfigError, EXIT_USAGE, parseReportConfig } from './config.js';
+import { EXIT_FAILURE } from './exit-codes.js';
+import { commandHelp } from './options.js';
 
-export const REPORT_HELP = `Usage: scope-namespaces report [--proc DIR] [--hostname NAME] [--plugin-id ID] [--topologies LIST] [--process-nodes MODE]
-
-Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdout.
-  --proc DIR       procfs to scan (default /proc)
-  --hostname NAME  host node name (default: env SCOPE_HOSTNAME, else the hostname of the
-                   host's UTS namespace via <proc>/1 or 2, else os.hostname())
-  --plugin-id ID   plugin id in the spec (default host-namespaces)
-  --topologies LIST  any of host,process,container,pod, comma-separated (default all four)
-  --process-nodes MODE  distinct (default): Process nodes for processes outside containers with
-                   a non-host namespace and for processes in a container with a namespace
-                   that is not their container's; isolated: every process in a container or
-                   with a non-host namespace; all: every process
-`;
+export const REPORT_HELP = commandHelp('report', "Print one Scope plugin report (the JSON 'serve' answers on GET /report) to stdout.");
 
 export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let cfg;
@@ -36,7 +26,7 @@ export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     process.stderr.write(`scope-namespaces report: cannot read ${cfg.proc}: ${code}\n`);
-    return 1;
+    return EXIT_FAILURE;
   }
   // stdout is the report: the host identity's source goes to stderr, only where it needs saying.
   if (cfg.hostnameFallback !== undefined) process.stderr.write(`scope-namespaces report: warning: host node named after os.hostname() (${cfg.hostname}): ${cfg.hostnameFallback}\n`);
@@ -51,7 +41,7 @@ export async function runReport(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (problems.length > 0) {
     // A bug on our side: say so rather than print something a probe would drop.
     process.stderr.write(problems.map((p) => `scope-namespaces report: invalid report at ${p.path}: ${p.message}\n`).join(''));
-    return 1;
+    return EXIT_FAILURE;
   }
   process.stdout.write(JSON.stringify(snap.report) + '\n');
   return 0;

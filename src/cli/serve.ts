@@ -12,6 +12,7 @@ import { SERVE_NODE_FLAGS } from './node-flags.js';
 import { AnotherInstanceError, listenOnSocket, prepareRegistration, RegistrationError, registrationState, removeRegistration, type Registration } from '../server/socket.js';
 import { ConfigError, EXIT_USAGE, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './logging.js';
+import { commandHelp } from './options.js';
 
 export const EXIT_FATAL = 1;
 /** Hard deadline for a clean stop: an orchestrator waits a few seconds before SIGKILL. */
@@ -20,32 +21,7 @@ const STOP_DEADLINE_MS = 1500;
 /** How often the daemon checks that its socket is still there (the probe rescans every 5 s). */
 const REGISTRATION_CHECK_MS = 1000;
 
-export const SERVE_HELP = `Usage: scope-namespaces serve [options]
-
-Serve the host's namespaces to a Weave Scope probe over <plugins-root>/<id>/<id>.sock.
-
-Options:
-  --plugins-root DIR   the probe's plugins root (default /var/run/scope/plugins)
-  --plugin-id ID       plugin id and socket name (default host-namespaces)
-  --hostname NAME      host node name (default: env SCOPE_HOSTNAME, else the hostname of
-                       the host's UTS namespace via <proc>/1 or 2, else os.hostname())
-  --interval DURATION  incremental refresh period, e.g. 1s, 5s, 1m (default 1s, at least 1s):
-                       new and exited processes and their namespaces show within it
-  --full-rescan DURATION  every process's namespaces are read again within this period
-                       (default 30s, 5s .. 1h, not below --interval): what a long-lived
-                       process's own setns/unshare can leave stale, at most
-  --process-nodes MODE distinct (default): a Process node for a process outside containers
-                       with a namespace that is not the host's, and for a process in a
-                       container with a namespace that is not its container's (the Container
-                       node shows the others'); isolated: every process in a container or
-                       with a non-host namespace; all: every process (small hosts)
-  --proc DIR           procfs to scan (default /proc)
-  --topologies LIST    which Scope topologies to report: any of host,process,container,pod,
-                       comma-separated (default host,process,container,pod)
-  --log-level LEVEL    trace|debug|info|warn|error|fatal|silent (env LOG_LEVEL, default info)
-  --log-format FORMAT  json|pretty|auto (env LOG_FORMAT, default auto: pretty on a terminal)
-  -h, --help           this text
-`;
+export const SERVE_HELP = commandHelp('serve', "Serve the host's namespaces to a Weave Scope probe over <plugins-root>/<id>/<id>.sock.");
 
 export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let cfg: ServeConfig | 'help';

@@ -12,6 +12,9 @@
 import * as os from 'node:os';
 import type { NativeResult } from '../native/result.js';
 
+/** What Scope's probe names its host node after, when set; so do we. */
+export const HOSTNAME_ENV = 'SCOPE_HOSTNAME';
+
 export type HostnameSource = 'flag' | 'env' | 'host-uts' | 'os';
 export const HOSTNAME_SOURCES = ['flag', 'env', 'host-uts', 'os'] as const satisfies readonly HostnameSource[];
 
@@ -47,7 +50,7 @@ export async function readHostUtsHostname(proc: string): Promise<NativeResult<st
 /** Explicit choices only (flag, then SCOPE_HOSTNAME); null when the host has to be asked. */
 export function explicitHostname(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedHostname | null {
   if (flag !== undefined) return { hostname: flag, source: 'flag' };
-  const fromEnv = env['SCOPE_HOSTNAME'];
+  const fromEnv = env[HOSTNAME_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return { hostname: fromEnv, source: 'env' };
   return null;
 }
@@ -73,7 +76,7 @@ export function hostnameSourceName(source: HostnameSource, proc = '/proc'): stri
     case 'flag':
       return '--hostname';
     case 'env':
-      return 'SCOPE_HOSTNAME';
+      return HOSTNAME_ENV;
     case 'host-uts':
       return `the host UTS namespace's hostname (${proc}/1 or 2/ns/uts)`;
     case 'os':

@@ -15,7 +15,7 @@ import { parseListArgs } from '../../src/lsns/args.js';
 import { parseNsfsMounts, unescapeMountField } from '../../src/procfs/mountinfo.js';
 import { cmdlineToCommand, parseNsLink, parsePasswd, parsePidName, parseStat, parseStatusEuid } from '../../src/procfs/parse.js';
 import { NS_TYPES, type NsType } from '../../src/procfs/types.js';
-import { parseDuration } from '../../src/cli/config.js';
+import { parseDuration } from '../../src/cli/option-values.js';
 import { repo } from '../support/daemon.js';
 import { forAll, gen, type Gen, type Rng } from '../support/prop.js';
 

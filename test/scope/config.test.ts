@@ -1,7 +1,8 @@
 /** serve/report/check configuration, log formatting and Accept-Encoding parsing. */
 import * as os from 'node:os';
 import t from 'tap';
-import { ConfigError, parseCheckConfig, parseDuration, parseReportConfig, parseServeConfig, type HostnameProbe, type ServeConfig } from '../../src/cli/config.js';
+import { ConfigError, parseCheckConfig, parseReportConfig, parseServeConfig, type HostnameProbe, type ServeConfig } from '../../src/cli/config.js';
+import { parseDuration } from '../../src/cli/option-values.js';
 import { ok } from '../../src/native/result.js';
 import { prettyLine } from '../../src/cli/logging.js';
 import { acceptsGzip } from '../../src/server/http.js';
