@@ -13,7 +13,7 @@
  *   DIR/expected/<n>.args           lsns arguments, one per line
  *   DIR/expected/<n>.out            lsns's exact stdout (LANG=C.UTF-8, stdout a pipe)
  *   DIR/capture.json                when, kernel, lsns version, passwd source, uid rewrites
- * Pids none of whose ns links can be read (on this VM: pid 1) are left out: the scanner skips them
+ * Pids none of whose ns links can be read (an init that hides them even from root) are left out: the scanner skips them
  * anyway, and they contribute nothing lsns could show.
  *
  * Consistency: lsns runs for every case BEFORE and AFTER the snapshot; the capture is accepted only
@@ -127,8 +127,8 @@ function firstNamespaces(links: Links): Map<NsType, string> {
  * Pids whose cmdline is stored. A row shows the cmdline of the lowest pid of its namespace only, so
  * that is all the list cases need; processes in some non-first namespace are kept too, so that
  * `lsns <ns>` (one row per process) can be reproduced for every namespace but the host's own. The
- * remaining host processes (on this VM: the session machinery, whose command lines are none of the
- * project's business) get stat and status only.
+ * remaining host processes (whatever else runs on the host, whose command lines a fixture has no
+ * need for) get stat and status only.
  */
 export function cmdlinePids(links: Links): Set<number> {
   const keep = new Set<number>();

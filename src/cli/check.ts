@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { columnId } from '../scope/report.js';
+import { columnId } from '../scope/host-table.js';
 import { reportProblems } from '../scope/schema.js';
 import { socketPathFor } from '../server/socket.js';
 import { ConfigError, parseCheckConfig } from './config.js';

@@ -3,7 +3,10 @@ import type { NsLink } from '../procfs/types.js';
 import { groupContainers, initialNamespaces, isHostNs, type InitialNamespaces } from '../scan/containers.js';
 import { assignNamespaceContainers } from '../scan/ns-containers.js';
 import { hostTableRows, type HostTableRow } from '../scope/host-rows.js';
-import { buildFullReport, MetricHistory, TOPOLOGY_NAMES, type ProcessView, type TopologyName } from '../scope/topologies.js';
+import { buildReport } from '../scope/build-report.js';
+import { MetricHistory } from '../scope/host-metric.js';
+import type { ProcessView } from '../scope/process-topology.js';
+import { TOPOLOGY_NAMES, type TopologyName } from '../scope/topologies.js';
 import type { ScanParts, Snapshot, SnapshotDeps, SnapshotParams } from './types.js';
 
 /** Processes' containers are needed for the Container and Pod topologies and the Host table's Container column and summary. */
@@ -52,7 +55,7 @@ export function assembleSnapshot(p: SnapshotParams, parts: ScanParts, deps: Snap
       : undefined;
   const history = deps.history ?? new MetricHistory();
   const hostSamples = topologies.includes('host') ? history.add(now, rows.length) : [];
-  const report = buildFullReport(
+  const report = buildReport(
     {
       rows,
       hostRows,

@@ -9,7 +9,9 @@ import type { NsLink } from '../procfs/types.js';
 import type { HostnameReader } from '../native/uts.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
 import type { ScopeReport } from '../scope/report.js';
-import type { MetricHistory, ProcessNodeCache, ProcessNodesMode, TopologyName } from '../scope/topologies.js';
+import type { MetricHistory } from '../scope/host-metric.js';
+import type { ProcessNodeCache } from '../scope/process-topology.js';
+import type { ProcessNodesMode, TopologyName } from '../scope/topologies.js';
 
 export interface SnapshotParams {
   proc: string;

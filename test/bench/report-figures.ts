@@ -4,7 +4,8 @@
  * (~80-100 ms per MB of JSON). Both estimates below scale those measured figures; they are not
  * measurements of a probe.
  */
-import { CELL_SEPARATOR, TABLE_PREFIX, cellKey } from '../../src/scope/report.js';
+import { cellKey, TABLE_PREFIX } from '../../src/scope/host-table.js';
+import { CELL_SEPARATOR } from '../../src/scope/report.js';
 
 export const PROBE_US_PER_LATEST_ENTRY = 6;
 export const PROBE_MS_PER_MB = 90;

@@ -16,7 +16,8 @@ import t from 'tap';
 import { NS_TYPES } from '../../src/procfs/types.js';
 import type { ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
-import { META, PROC_TABLE_PREFIX } from '../../src/scope/topologies.js';
+import { PROC_TABLE_PREFIX } from '../../src/scope/ns-list.js';
+import { META } from '../../src/scope/topologies.js';
 import { CgroupLab, cgroupSkipReason, cgroupV1Pids as v1pids, cgroupV2 as v2, hex64, nsInodeOf as inode } from '../support/cgroups.js';
 import { cli as OURS } from '../support/daemon.js';
 

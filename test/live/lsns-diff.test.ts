@@ -329,7 +329,7 @@ async function liveTests(): Promise<void> {
     t.test(name, async (t) => {
       // lsns, ours, lsns again: when the two lsns runs agree, nothing relevant changed on the host
       // during ours, and ours must equal them byte for byte. When they differ (a process started or
-      // exited; lsns's own exit 1 when one vanishes mid-scan, util-linux issue 2799), try again.
+      // exited; lsns exits 1 when a process vanishes between its readdir of /proc and its reads), try again.
       const stable: Array<{ lsns: Run; ours: Run }> = [];
       const retried: string[] = [];
       const { problem, attempts } = await retryWhileRacing(

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { mortal } from '../support/tag.js';
 import { IncrementalSource } from '../../src/snapshot/incremental-source.js';
-import { cellKey } from '../../src/scope/report.js';
+import { cellKey } from '../../src/scope/host-table.js';
 import { hostNodeId } from '../../src/scope/host.js';
 
 const why = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/bin/unshare') ? 'needs unshare' : null;

@@ -9,7 +9,8 @@ import { ProcReader } from '../../src/procfs/reader.js';
 import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';
 import { ok } from '../../src/native/result.js';
 import { hostNodeId, resolveHostname } from '../../src/scope/host.js';
-import { hostTableReport, TABLE_PREFIX, type ScopeReport } from '../../src/scope/report.js';
+import { buildHostTableReport, TABLE_PREFIX } from '../../src/scope/host-table.js';
+import type { ScopeReport } from '../../src/scope/report.js';
 import { hostOf, tableRows } from '../support/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { smallHost, writeFakeProcfs } from '../support/fake-procfs.js';
@@ -21,7 +22,7 @@ writeFakeProcfs(tmp, procs, passwd);
 const reader = new ProcReader(tmp);
 const rows = scanNamespaces(reader, loadUserNames(passwdCandidates(tmp))).rows;
 const now = new Date('2026-01-02T03:04:05.678Z');
-const report = hostTableReport(rows, { hostname: 'node-a', pluginId: 'host-namespaces', now });
+const report = buildHostTableReport(rows, { hostname: 'node-a', pluginId: 'host-namespaces', now });
 const clone = (): ScopeReport => JSON.parse(JSON.stringify(report)) as ScopeReport;
 
 t.test('the report has the Host table shape', async (t) => {
@@ -94,7 +95,7 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
   const pinned: NamespaceRow = { ns: 4026532999, type: 'uts', path: '/run/sn/uts', nprocs: 0, pid: null, ppid: null, command: null, uid: null, user: null, hostname: 'pinned' };
   const unknown: NamespaceRow = { ...pinned, ns: 4026533000, hostname: undefined };
   delete unknown.hostname;
-  const r = hostTableReport([...withNames, pinned, unknown], { hostname: 'node-a', pluginId: 'host-namespaces', now });
+  const r = buildHostTableReport([...withNames, pinned, unknown], { hostname: 'node-a', pluginId: 'host-namespaces', now });
   t.same(reportProblems(r, 'host-namespaces'), []);
   const table = tableRows(r, 'node-a');
   t.equal(table.get('4026531838')?.['hostname'], 'node-a');
@@ -120,7 +121,7 @@ t.test('Hostname cells: uts rows whose hostname is known; NPROCS-0 rows have emp
 
 t.test('the schema accepts our report and an empty one', async (t) => {
   t.same(reportProblems(report, 'host-namespaces'), []);
-  t.same(reportProblems(hostTableReport([] as NamespaceRow[], { hostname: 'h', pluginId: 'p', now }), 'p'), []);
+  t.same(reportProblems(buildHostTableReport([] as NamespaceRow[], { hostname: 'h', pluginId: 'p', now }), 'p'), []);
 });
 
 t.test('the schema encodes the probe rules', async (t) => {

@@ -1,5 +1,6 @@
 /** Test access to a report's topologies: a missing one fails the test where it is used, by name. */
-import { CELL_SEPARATOR, TABLE_PREFIX, type ScopeReport } from '../../src/scope/report.js';
+import { TABLE_PREFIX } from '../../src/scope/host-table.js';
+import { CELL_SEPARATOR, type ScopeReport } from '../../src/scope/report.js';
 import { hostNodeId } from '../../src/scope/host.js';
 
 export type HostTopology = NonNullable<ScopeReport['Host']>;

@@ -13,7 +13,7 @@ import { ProcReader } from '../../src/procfs/reader.js';
 import { IncrementalScanner, runTick } from '../../src/scan/incremental.js';
 import { initialNamespaces, scanContainers } from '../../src/scan/containers.js';
 import { scanNamespaces, type NamespaceRow } from '../../src/scan/namespaces.js';
-import { hostOnlyCount, isolatedProcess } from '../../src/scope/topologies.js';
+import { hostOnlyCount, isolatedProcess } from '../../src/scope/process-topology.js';
 import { INITIAL_NS, smallHost, writeFakeProcfs, type FakeProcess } from '../support/fake-procfs.js';
 
 const users = userNamesFromText('root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n', 'test');
