@@ -32,29 +32,100 @@ export interface ListOptions {
 export type ParseOutcome = { kind: 'run'; options: ListOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string; usageHint: boolean };
 
 type Arity = 'none' | 'required' | 'optional';
-interface OptSpec {
+
+/** What the options set while they are read; parseListArgs turns it into ListOptions. */
+interface ParseState {
+  o: ListOptions;
+  outputSpec: string | null;
+  outputAll: boolean;
+  explicitTree: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+export interface OptSpec {
   long: string;
   short?: string;
   arity: Arity;
+  /** The argument as help shows it: `<list>`. */
+  arg?: string;
+  help: string;
+  /** Prints something and exits (help, version): listed apart in help. */
+  informational?: true;
+  /** What the option does with its argument ('' when it has none); a message when that is bad. */
+  apply(s: ParseState, value: string | undefined): string | undefined;
 }
 
-const OPTS: readonly OptSpec[] = [
-  { long: 'json', short: 'J', arity: 'none' },
-  { long: 'list', short: 'l', arity: 'none' },
-  { long: 'noheadings', short: 'n', arity: 'none' },
-  { long: 'output', short: 'o', arity: 'required' },
-  { long: 'output-all', arity: 'none' },
-  { long: 'task', short: 'p', arity: 'required' },
-  { long: 'raw', short: 'r', arity: 'none' },
-  { long: 'notruncate', short: 'u', arity: 'none' },
-  { long: 'nowrap', short: 'W', arity: 'none' },
-  { long: 'type', short: 't', arity: 'required' },
-  { long: 'tree', short: 'T', arity: 'optional' },
-  { long: 'help', short: 'h', arity: 'none' },
-  { long: 'version', short: 'V', arity: 'none' },
-  { long: 'persistent', short: 'P', arity: 'none' },
-  { long: 'no-persistent', arity: 'none' },
-  { long: 'proc', arity: 'required' },
+/**
+ * Every option `list` takes, in getopt's order (an ambiguous prefix lists its candidates in this
+ * order, as lsns does); help.ts prints them from here.
+ */
+export const LIST_OPTIONS: readonly OptSpec[] = [
+  { long: 'json', short: 'J', arity: 'none', help: 'JSON output', apply: (s) => void (s.o.json = true) },
+  { long: 'list', short: 'l', arity: 'none', help: 'flat list instead of the process tree', apply: (s) => void (s.o.list = true) },
+  { long: 'noheadings', short: 'n', arity: 'none', help: 'no header line', apply: (s) => void (s.o.noHeadings = true) },
+  { long: 'output', short: 'o', arity: 'required', arg: '<list>', help: 'columns to show (+<list> appends to the defaults)', apply: (s, v) => void (s.outputSpec = v ?? '') },
+  // --output-all also switches to the flat list, except in process mode (`<namespace>`); an
+  // explicit -T still wins (parseListArgs).
+  { long: 'output-all', arity: 'none', help: 'all columns', apply: (s) => void (s.outputAll = true) },
+  {
+    long: 'task',
+    short: 'p',
+    arity: 'required',
+    arg: '<pid>',
+    help: 'only the namespaces of this process',
+    apply: (s, v = '') => {
+      const pid = parseUnsigned(v, 0x7fffffff);
+      if (pid === null) return `invalid PID argument: '${v}'`;
+      s.o.task = pid;
+      return undefined;
+    },
+  },
+  { long: 'raw', short: 'r', arity: 'none', help: 'raw output (escaped, unaligned)', apply: (s) => void (s.o.raw = true) },
+  { long: 'notruncate', short: 'u', arity: 'none', help: 'never shorten COMMAND to fit the terminal', apply: (s) => void (s.o.noTruncate = true) },
+  { long: 'nowrap', short: 'W', arity: 'none', help: 'multi-line cells on one line', apply: (s) => void (s.o.noWrap = true) },
+  {
+    long: 'type',
+    short: 't',
+    arity: 'required',
+    arg: '<name>',
+    help: 'only this namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)',
+    apply: (s, v = '') => {
+      if (!isNsType(v)) return `unknown namespace type: ${v}`;
+      if (!s.o.types.includes(v)) s.o.types.push(v);
+      return undefined;
+    },
+  },
+  {
+    long: 'tree',
+    short: 'T',
+    arity: 'optional',
+    arg: '<rel>',
+    help: 'tree by process (default), owner or parent',
+    apply: (s, v) => {
+      // A bare -T/--tree means the owner tree in lsns 2.38.1 (black-box verified).
+      if (v === undefined || v === 'owner') s.o.tree = 'owner';
+      else if (v === 'process' || v === 'parent') s.o.tree = v;
+      else return `unknown tree type: ${v}`;
+      s.explicitTree = true;
+      return undefined;
+    },
+  },
+  { long: 'help', short: 'h', arity: 'none', help: 'this help', informational: true, apply: (s) => void (s.help = true) },
+  { long: 'version', short: 'V', arity: 'none', help: 'version', informational: true, apply: (s) => void (s.version = true) },
+  { long: 'persistent', short: 'P', arity: 'none', help: 'only namespaces no process is in (kept by a bind mount)', apply: (s) => void (s.o.persistent = true) },
+  { long: 'no-persistent', arity: 'none', help: 'leave those out (exactly the rows of lsns 2.38.1)', apply: (s) => void (s.o.noPersistent = true) },
+  {
+    long: 'proc',
+    arity: 'required',
+    arg: '<dir>',
+    help: 'procfs root to read (default /proc; a captured fixture works too)',
+    apply: (s, v = '') => {
+      if (v === '') return `invalid --proc argument: ''`;
+      s.o.proc = v;
+      return undefined;
+    },
+  },
 ];
 
 /** strtoul-like: decimal digits only, within range. */
@@ -91,27 +162,30 @@ export function splitColumnList(list: string): Array<{ name: string; rest: strin
 }
 
 export function parseListArgs(argv: readonly string[]): ParseOutcome {
-  const o: ListOptions = {
-    json: false,
-    list: false,
-    noHeadings: false,
-    raw: false,
-    noTruncate: false,
-    noWrap: false,
-    columns: [],
-    types: [],
-    task: null,
-    tree: 'process',
-    namespace: null,
-    proc: '/proc',
-    persistent: false,
-    noPersistent: false,
+  const state: ParseState = {
+    o: {
+      json: false,
+      list: false,
+      noHeadings: false,
+      raw: false,
+      noTruncate: false,
+      noWrap: false,
+      columns: [],
+      types: [],
+      task: null,
+      tree: 'process',
+      namespace: null,
+      proc: '/proc',
+      persistent: false,
+      noPersistent: false,
+    },
+    outputSpec: null,
+    outputAll: false,
+    explicitTree: false,
+    help: false,
+    version: false,
   };
-  let outputSpec: string | null = null;
-  let outputAll = false;
-  let explicitTree = false;
-  let help = false;
-  let version = false;
+  const o = state.o;
   const positionals: string[] = [];
   const applied: Array<{ spec: OptSpec; value: string | undefined }> = [];
 
@@ -126,8 +200,8 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const exact = OPTS.find((s) => s.long === name);
-      const candidates = exact ? [exact] : OPTS.filter((s) => s.long.startsWith(name));
+      const exact = LIST_OPTIONS.find((s) => s.long === name);
+      const candidates = exact ? [exact] : LIST_OPTIONS.filter((s) => s.long.startsWith(name));
       if (candidates.length === 0) return fail(`unrecognized option '${eq < 0 ? arg : arg.slice(0, eq)}'`);
       if (candidates.length > 1) return fail(`option '${arg}' is ambiguous; possibilities:${candidates.map((c) => ` '--${c.long}'`).join('')}`);
       const spec = candidates[0] as OptSpec;
@@ -145,7 +219,7 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
     if (arg.startsWith('-') && arg.length > 1) {
       for (let j = 1; j < arg.length; j++) {
         const ch = arg[j] as string;
-        const spec = OPTS.find((s) => s.short === ch);
+        const spec = LIST_OPTIONS.find((s) => s.short === ch);
         if (!spec) return fail(`invalid option -- '${ch}'`);
         if (spec.arity === 'none') {
           applied.push({ spec, value: undefined });
@@ -169,69 +243,10 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
 
   // Options take effect in order, as lsns handles them while it reads them.
   for (const { spec, value } of applied) {
-    const v = value ?? '';
-    switch (spec.long) {
-      case 'json':
-        o.json = true;
-        break;
-      case 'list':
-        o.list = true;
-        break;
-      case 'noheadings':
-        o.noHeadings = true;
-        break;
-      case 'output':
-        outputSpec = v;
-        break;
-      case 'output-all':
-        // --output-all also switches to the flat list, except in process mode (`<namespace>`);
-        // an explicit -T still wins (see below).
-        outputAll = true;
-        break;
-      case 'task': {
-        const pid = parseUnsigned(v, 0x7fffffff);
-        if (pid === null) return fail(`invalid PID argument: '${v}'`, false);
-        o.task = pid;
-        break;
-      }
-      case 'raw':
-        o.raw = true;
-        break;
-      case 'notruncate':
-        o.noTruncate = true;
-        break;
-      case 'nowrap':
-        o.noWrap = true;
-        break;
-      case 'type':
-        if (!isNsType(v)) return fail(`unknown namespace type: ${v}`, false);
-        if (!o.types.includes(v)) o.types.push(v);
-        break;
-      case 'tree':
-        // A bare -T/--tree means the owner tree in lsns 2.38.1 (black-box verified).
-        if (value === undefined || value === 'owner') o.tree = 'owner';
-        else if (value === 'process' || value === 'parent') o.tree = value;
-        else return fail(`unknown tree type: ${value}`, false);
-        explicitTree = true;
-        break;
-      case 'help':
-        help = true;
-        break;
-      case 'version':
-        version = true;
-        break;
-      case 'persistent':
-        o.persistent = true;
-        break;
-      case 'no-persistent':
-        o.noPersistent = true;
-        break;
-      case 'proc':
-        if (v === '') return fail(`invalid --proc argument: ''`, false);
-        o.proc = v;
-        break;
-    }
+    const problem = spec.apply(state, value);
+    if (problem !== undefined) return fail(problem, false);
   }
+  const { outputSpec, outputAll, explicitTree, help, version } = state;
   // Any -T wins over -l, whatever their order.
   if (outputAll && positionals.length === 0) o.list = true;
   if (explicitTree) o.list = false;
