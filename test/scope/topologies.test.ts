@@ -41,7 +41,7 @@ const isolatedNs = { mnt: 4026532401, net: 4026532402, pid: 4026532403, uts: 402
 function host(): FakeProcess[] {
   const p = (pid: number, ns: FakeProcess['ns'], cgroup: string, extra: Partial<FakeProcess> = {}): FakeProcess => fakeProcess(pid, ns, cgroup, extra);
   return [
-    // pid 1's ns links unreadable (as on this VM): the host's namespaces come from pid 2.
+    // pid 1's ns links unreadable (an init that hides them even from root): the host's namespaces come from pid 2.
     p(1, INITIAL_NS, '0::/init.scope\n', { ppid: 0, noNs: true }),
     p(2, INITIAL_NS, '0::/\n', { ppid: 0, argv: [] }),
     p(40, INITIAL_NS, '0::/system.slice/sshd.service\n'),

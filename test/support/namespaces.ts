@@ -11,8 +11,8 @@
  * Every case is started with `detached: true` (setsid), so each case is its own session and
  * process group (pgid = sid = the pid node spawned). Cleanup kills each group (kill -- -pgid),
  * then every tracked pid one by one (pid + start time, so a reused pid is never hit), then waits
- * until all of them are gone. A process killed after its parent died is reparented to pid 1; on
- * this VM pid 1 reaps orphans only every few seconds, so a dead zombie parented to pid 1 is
+ * until all of them are gone. A process killed after its parent died is reparented to pid 1; an
+ * init may reap orphans only every few seconds, so a dead zombie parented to pid 1 is
  * reported separately (zombiesLeftToInit) and not as a survivor.
  *
  * Needs root and util-linux's unshare, nsenter and setpriv.
