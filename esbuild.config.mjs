@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 const outdir = 'dist/cli';
 
 await build({
-  entryPoints: { main: 'src/cli/main.ts', 'link-worker': 'src/scan/link-worker.ts', 'uts-worker': 'src/native/uts-worker.ts' },
+  entryPoints: { main: 'src/cli/main.ts', 'link-worker-thread': 'src/scan/link-worker-thread.ts', 'uts-worker': 'src/native/uts-worker.ts' },
   outdir,
   bundle: true,
   platform: 'node',

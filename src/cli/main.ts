@@ -61,12 +61,12 @@ function processIo(): CliIo {
 
 /**
  * A list of the host's /proc on a large host reads its links on worker threads too: they are
- * started before `list` itself is loaded, so their start-up overlaps it (scan/link-workers.ts).
+ * started before `list` itself is loaded, so their start-up overlaps it (scan/link-worker-pool.ts).
  * Not for help or version, nor for another procfs root (workers are for the live /proc only).
  */
 async function prestartForList(args: readonly string[]): Promise<void> {
   if (args.some((a) => a === '-h' || a === '--help' || a === '-V' || a === '--version' || a.startsWith('--proc'))) return;
-  (await import('../scan/link-workers.js')).prestartLinkWorkers();
+  (await import('../scan/link-worker-pool.js')).prestartLinkWorkers();
 }
 
 /**

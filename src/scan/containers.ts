@@ -1,49 +1,12 @@
 /**
- * Per-process and per-container namespace views built on a scan's memberships (ns links are never
- * read twice): which of a process's namespaces are the host's, and which container (from
- * `/proc/<pid>/cgroup`) each process is in.
- *
- * The host's namespaces are the INITIAL ones: those of pid 1, and for every type pid 1's link does
- * not give (unreadable, as on hosts where pid 1 is protected) those of pid 2, kthreadd, which the
- * kernel always runs in the initial namespaces. Scanning a procfs whose pid 1 is a container's init
- * (a plugin without --pid=host) makes that container's namespaces the reference: run with the
- * host's pids.
+ * Per-container namespace views built on a scan's memberships (ns links are never read twice):
+ * which container (from `/proc/<pid>/cgroup`) each process is in, and each container's
+ * namespaces. The host's namespaces: host-namespaces.ts.
  */
 import { parseCgroupFile, type ContainerRef, type ContainerRuntime } from '../procfs/cgroup.js';
 import type { ProcReader } from '../procfs/reader.js';
 import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
-
-export type NsByType = Partial<Record<NsType, number>>;
-
-export interface InitialNamespaces {
-  ns: NsByType;
-  /** Which pid gave each type's inode. */
-  from: Partial<Record<NsType, 1 | 2>>;
-}
-
-export function initialNamespaces(memberships: ReadonlyMap<number, readonly NsLink[]>): InitialNamespaces {
-  const ns: NsByType = {};
-  const from: Partial<Record<NsType, 1 | 2>> = {};
-  for (const pid of [1, 2] as const) {
-    for (const link of memberships.get(pid) ?? []) {
-      if (ns[link.type] !== undefined) continue;
-      ns[link.type] = link.ino;
-      from[link.type] = pid;
-    }
-  }
-  return { ns, from };
-}
-
-/** Whether a namespace is the host's: true, false, or null when the host's of that type is unknown. */
-export function isHostNs(initial: InitialNamespaces, type: NsType, ino: number): boolean | null {
-  const host = initial.ns[type];
-  return host === undefined ? null : host === ino;
-}
-
-/** The types (in NS_TYPES order) in which `ns` equals the host's. */
-export function sharedTypes(initial: InitialNamespaces, ns: NsByType): NsType[] {
-  return NS_TYPES.filter((t) => ns[t] !== undefined && ns[t] === initial.ns[t]);
-}
+import { sharedTypes, type InitialNamespaces, type NsByType } from './host-namespaces.js';
 
 export interface ContainerInfo {
   id: string;

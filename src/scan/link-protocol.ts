@@ -1,5 +1,5 @@
 /**
- * What the main thread and link-table workers (parallel-links.ts, link-worker.ts) share: chunks
+ * What the main thread and link-table workers (parallel-links.ts, link-worker-thread.ts) share: chunks
  * of the pid list claimed from one atomic counter, a state per chunk, the table in shared memory.
  * Workers never write into the shared table directly: a chunk is read into a private buffer and
  * copied only after a compare-and-swap proves the main thread has not taken it over (see STOLEN).

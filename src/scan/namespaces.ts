@@ -73,6 +73,21 @@ export function commandOf(d: Pick<ProcDetails, 'cmdline' | 'comm'>): string {
   return cmd.length > COMMAND_MAX_BYTES ? cmd.slice(0, COMMAND_MAX_BYTES) : cmd;
 }
 
+/** A process-backed row: namespace `ino` of `type` with `nprocs` processes, shown by its representative `rep`. */
+export function processRow(ino: number, type: NsType, nprocs: number, rep: ProcDetails, users: UserNames): NamespaceRow {
+  return {
+    ns: ino,
+    type,
+    path: `/proc/${rep.pid}/ns/${type}`,
+    nprocs,
+    pid: rep.pid,
+    ppid: rep.ppid,
+    command: commandOf(rep),
+    uid: rep.uid,
+    user: users.name(rep.uid),
+  };
+}
+
 export function scanNamespaces(reader: ProcReader, users: UserNames, opts: ScanOptions = {}): ScanResult {
   const table = opts.links;
   const types = table?.types ?? opts.types ?? NS_TYPES;
@@ -161,17 +176,7 @@ export function scanNamespaces(reader: ProcReader, users: UserNames, opts: ScanO
   const rows: NamespaceRow[] = [];
   for (const [acc, rep] of reps) {
     const alive = acc.pids.reduce((n, pid) => (gone.has(pid) ? n : n + 1), 0);
-    rows.push({
-      ns: acc.ino,
-      type: acc.type,
-      path: `/proc/${rep.pid}/ns/${acc.type}`,
-      nprocs: alive,
-      pid: rep.pid,
-      ppid: rep.ppid,
-      command: commandOf(rep),
-      uid: rep.uid,
-      user: users.name(rep.uid),
-    });
+    rows.push(processRow(acc.ino, acc.type, alive, rep, users));
   }
   const members = new Map<number, number[]>();
   for (const acc of byIno.values()) members.set(acc.ino, gone.size ? acc.pids.filter((p) => !gone.has(p)) : acc.pids);

@@ -16,7 +16,7 @@
  */
 import { shortId, type ContainerRef } from '../procfs/cgroup.js';
 import type { NsType } from '../procfs/types.js';
-import { isHostNs, type InitialNamespaces } from './containers.js';
+import { isHostNs, type InitialNamespaces } from './host-namespaces.js';
 
 export interface NamespaceContainers {
   /** Full id of the container of the lowest containerised pid. */

@@ -13,13 +13,13 @@ import type * as WorkerThreads from 'node:worker_threads';
 import type { ProcReader, ReadIssue } from '../procfs/reader.js';
 import type { NsType } from '../procfs/types.js';
 import { fillLinkRows, readLinkTable, type LinkTable } from './link-table.js';
-import { linkWorkerCount, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl, takePrestartedWorkers } from './link-workers.js';
+import { linkWorkerCount, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl, takePrestartedWorkers } from './link-worker-pool.js';
 import { CHUNK_PIDS, COPYING, CTL_NEXT, CTL_WORDS, DONE, FREE, RUNNING, STOLEN, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
 
 /** After the main thread ran out of chunks, how long it waits for a worker's running chunk before reading it itself. */
 const STEAL_AFTER_MS = 2000;
 
-export { busyCores, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl } from './link-workers.js';
+export { busyCores, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl } from './link-worker-pool.js';
 
 export interface ParallelLinkOptions {
   /** Worker threads besides the main thread. Default: SCOPE_NAMESPACES_LINK_WORKERS, else one per
@@ -45,7 +45,7 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   const n = pids.length;
   const chunks = chunkCount(n);
   const minPids = opts.minPids ?? PARALLEL_MIN_PIDS;
-  // Workers `list` started before it loaded (link-workers.ts): used first, the unused ones ended.
+  // Workers `list` started before it loaded (link-worker-pool.ts): used first, the unused ones ended.
   const early = opts.workerUrl === undefined ? takePrestartedWorkers() : [];
   // Prestarted workers were counted with the load of the moment before they ran: counting again
   // now would count them as load.

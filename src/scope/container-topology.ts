@@ -3,7 +3,8 @@
  * that are not the host's, which of them are the host's, and its runtime, pod and process count.
  */
 import { NS_TYPES } from '../procfs/types.js';
-import type { ContainerInfo, InitialNamespaces } from '../scan/containers.js';
+import type { ContainerInfo } from '../scan/containers.js';
+import type { InitialNamespaces } from '../scan/host-namespaces.js';
 import { defaultSharedLabel, hostSharing, hostSharingLabel } from './isolation.js';
 import { PROC_TABLE_PREFIX, procNsValue, procTableTemplate } from './ns-list.js';
 import { rfc3339, type LatestEntry, type ReportNode, type Topology } from './report.js';

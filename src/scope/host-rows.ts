@@ -13,7 +13,7 @@
  */
 import type { ContainerRef } from '../procfs/cgroup.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
-import { isHostNs, type InitialNamespaces } from '../scan/containers.js';
+import { isHostNs, type InitialNamespaces } from '../scan/host-namespaces.js';
 import type { NamespaceRow } from '../scan/namespaces.js';
 
 /** One Host table row: a namespace, or (with `merged`) a set of namespaces held alike. */

@@ -9,7 +9,7 @@
  * not read like a warning.
  */
 import type { NsType } from '../procfs/types.js';
-import type { InitialNamespaces, NsByType } from '../scan/containers.js';
+import type { InitialNamespaces, NsByType } from '../scan/host-namespaces.js';
 
 export const ISOLATION_TYPES = ['net', 'pid', 'ipc', 'uts', 'mnt'] as const satisfies readonly NsType[];
 export const DEFAULT_SHARED_TYPES = ['user', 'cgroup', 'time'] as const satisfies readonly NsType[];

@@ -4,7 +4,7 @@
  * host's namespace of that type is unknown. Pure.
  */
 import type { NsType } from '../procfs/types.js';
-import { isHostNs, type InitialNamespaces } from '../scan/containers.js';
+import { isHostNs, type InitialNamespaces } from '../scan/host-namespaces.js';
 import type { TableTemplate } from './report.js';
 
 /**

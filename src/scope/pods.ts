@@ -11,8 +11,9 @@
  * pod-spec fields that put a pod in the host's namespaces: hostNetwork, hostPID, hostIPC.
  */
 import type { NsType } from '../procfs/types.js';
-import type { ContainerInfo, InitialNamespaces, NsByType } from '../scan/containers.js';
-import { isHostNs, mostCounted } from '../scan/containers.js';
+import type { ContainerInfo } from '../scan/containers.js';
+import { mostCounted } from '../scan/containers.js';
+import { isHostNs, type InitialNamespaces, type NsByType } from '../scan/host-namespaces.js';
 import { PROC_TABLE_PREFIX, procNsValue, procTableTemplate } from './ns-list.js';
 import { rfc3339, type LatestEntry, type MetadataTemplate, type ReportNode, type Topology } from './report.js';
 export const POD_META = { shared: 'hns-shared', containers: 'hns-pod-containers' } as const;

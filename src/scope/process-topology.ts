@@ -5,7 +5,8 @@
  */
 import { shortId, type ContainerRef } from '../procfs/cgroup.js';
 import { NS_TYPES, type NsLink } from '../procfs/types.js';
-import { isHostNs, nsByType, type ContainerInfo, type InitialNamespaces } from '../scan/containers.js';
+import { nsByType, type ContainerInfo } from '../scan/containers.js';
+import { isIsolated, type InitialNamespaces } from '../scan/host-namespaces.js';
 import { hostSharing, hostSharingLabel } from './isolation.js';
 import { PROC_TABLE_PREFIX, procNsValue, procTableTemplate } from './ns-list.js';
 import { rfc3339, setJsonFragment, type LatestEntry, type ReportNode, type Topology } from './report.js';
@@ -27,9 +28,7 @@ export interface ProcessView {
 
 /** In a container, or in at least one namespace known not to be the host's. */
 export function isolatedProcess(view: ProcessView, pid: number, links: readonly NsLink[]): boolean {
-  if (view.containerOf?.has(pid)) return true;
-  for (const l of links) if (isHostNs(view.initial, l.type, l.ino) === false) return true;
-  return false;
+  return isIsolated(view.initial, links, view.containerOf?.has(pid) ?? false);
 }
 
 /** Whether a process gets a Process node in the view's mode (see PROCESS_NODES_MODES). */

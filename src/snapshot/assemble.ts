@@ -1,6 +1,7 @@
 /** One snapshot (the Scope report and its statistics) from a scan's parts, full or incremental. */
 import type { NsLink } from '../procfs/types.js';
-import { groupContainers, initialNamespaces, isHostNs, type InitialNamespaces } from '../scan/containers.js';
+import { groupContainers } from '../scan/containers.js';
+import { initialNamespaces, isHostNs, type InitialNamespaces } from '../scan/host-namespaces.js';
 import { assignNamespaceContainers } from '../scan/ns-containers.js';
 import { hostTableRows, type HostTableRow } from '../scope/host-rows.js';
 import { buildReport } from '../scope/build-report.js';

@@ -11,7 +11,7 @@ import t from 'tap';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 
-const RUNS = ['dist/cli/main.js', 'dist/cli/link-worker.js', 'dist/cli/uts-worker.js', 'dist/cli/package.json'];
+const RUNS = ['dist/cli/main.js', 'dist/cli/link-worker-thread.js', 'dist/cli/uts-worker.js', 'dist/cli/package.json'];
 const ALLOWED = new Set([...RUNS, 'package.json', 'README.md', 'LICENSE']);
 
 t.test('npm pack --dry-run: the CLI bundle, its workers, package.json, README and LICENSE; nothing else', async (t) => {

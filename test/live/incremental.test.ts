@@ -11,7 +11,8 @@ import { mortal } from '../support/tag.js';
 import { loadUserNames, passwdCandidates } from '../../src/procfs/passwd.js';
 import { ProcReader } from '../../src/procfs/reader.js';
 import { PidWatcher } from '../../src/native/pid-watch.js';
-import { IncrementalScanner, runTick } from '../../src/scan/incremental.js';
+import { IncrementalScanner } from '../../src/scan/incremental.js';
+import { drainTick as runTick } from '../support/drain-tick.js';
 import type { NamespaceRow } from '../../src/scan/namespaces.js';
 
 const why = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/bin/unshare') ? 'needs unshare' : null;

@@ -15,7 +15,7 @@ import { NS_TYPES } from '../../src/procfs/types.js';
 import { scanNamespaces, type ScanResult } from '../../src/scan/namespaces.js';
 import { readLinkTable } from '../../src/scan/link-table.js';
 import { readLinkTableParallel, resolveLinkWorkerUrl, type ParallelLinkOptions } from '../../src/scan/parallel-links.js';
-import { prestartLinkWorkers, takePrestartedWorkers } from '../../src/scan/link-workers.js';
+import { prestartLinkWorkers, takePrestartedWorkers } from '../../src/scan/link-worker-pool.js';
 import { resetNativeForTests } from '../../src/native/loader.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,8 +48,8 @@ for (const root of fixtures) {
   });
 }
 
-t.test('the bundled worker beside the shipped CLI (dist/cli/link-worker.js) reads chunks too', async (t) => {
-  const bundled = pathToFileURL(path.join(repo, 'dist', 'cli', 'link-worker.js'));
+t.test('the bundled worker beside the shipped CLI (dist/cli/link-worker-thread.js) reads chunks too', async (t) => {
+  const bundled = pathToFileURL(path.join(repo, 'dist', 'cli', 'link-worker-thread.js'));
   t.ok(fs.existsSync(fileURLToPath(bundled)), 'the bundle has its link worker (npm run build)');
   const root = fixtures[0] as string;
   const classic = scanWith(root, 'classic');

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { NS_TYPES } from '../../src/procfs/types.js';
-import { initialNamespaces } from '../../src/scan/containers.js';
+import { initialNamespaces } from '../../src/scan/host-namespaces.js';
 import { serialiseJson, type ScopeReport } from '../../src/scope/report.js';
 import { reportProblems } from '../../src/scope/schema.js';
 import { HOST_COUNT_METRIC, MetricHistory } from '../../src/scope/host-metric.js';

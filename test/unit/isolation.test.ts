@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import type { NsType } from '../../src/procfs/types.js';
-import type { InitialNamespaces } from '../../src/scan/containers.js';
+import type { InitialNamespaces } from '../../src/scan/host-namespaces.js';
 import { assignNamespaceContainers, containerCell, containersOf } from '../../src/scan/ns-containers.js';
 import { containersSharing, HOST_META, hostMetadataTemplates, hostSummaryLatest, MAX_LISTED_CONTAINERS, namespacesPerType } from '../../src/scope/host-summary.js';
 import { defaultSharedLabel, hostSharing, hostSharingLabel } from '../../src/scope/isolation.js';

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { compiledWorkerUrl } from '../../src/native/worker-url.js';
 import { resolveUtsWorkerUrl } from '../../src/native/uts.js';
-import { resolveLinkWorkerUrl } from '../../src/scan/link-workers.js';
+import { resolveLinkWorkerUrl } from '../../src/scan/link-worker-pool.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 
@@ -44,6 +44,6 @@ t.test("from TypeScript sources: the file beside the package's CLI (package.json
 
 t.test('this package from its sources: the bundles npm run build writes to dist/cli/', async (t) => {
   t.equal(resolveUtsWorkerUrl().href, pathToFileURL(path.join(repo, 'dist/cli/uts-worker.js')).href);
-  t.equal(resolveLinkWorkerUrl().href, pathToFileURL(path.join(repo, 'dist/cli/link-worker.js')).href);
-  t.ok(fs.existsSync(path.join(repo, 'dist/cli/uts-worker.js')) && fs.existsSync(path.join(repo, 'dist/cli/link-worker.js')), 'both built (npm run build)');
+  t.equal(resolveLinkWorkerUrl().href, pathToFileURL(path.join(repo, 'dist/cli/link-worker-thread.js')).href);
+  t.ok(fs.existsSync(path.join(repo, 'dist/cli/uts-worker.js')) && fs.existsSync(path.join(repo, 'dist/cli/link-worker-thread.js')), 'both built (npm run build)');
 });

@@ -45,7 +45,7 @@ function run(data: LinkWorkerData): void {
   }
 }
 
-// Started by the daemon-less `list` before it knew its pids (link-workers.ts): the job comes as a message.
+// Started by the daemon-less `list` before it knew its pids (link-worker-pool.ts): the job comes as a message.
 const boot = workerData as LinkWorkerData | { waitForJob: true };
 if ('waitForJob' in boot) {
   parentPort?.once('message', (data: LinkWorkerData) => run(data));

@@ -3,7 +3,7 @@
  * large host calls prestartLinkWorkers before it even loads its own modules, so a worker's
  * start-up (an isolate, tens of ms) runs on another core while the main thread loads `list` and
  * lists /proc, instead of after. Kept small (node built-ins only, loaded lazily) for that reason.
- * A prestarted worker waits for its job on its parent port (link-worker.ts).
+ * A prestarted worker waits for its job on its parent port (link-worker-thread.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,7 +22,7 @@ const MAX_WORKERS = 3;
 
 /** The compiled worker (native/worker-url.ts: beside this module, or the built bundle when this runs from its source). */
 export function resolveLinkWorkerUrl(): URL {
-  return compiledWorkerUrl('link-worker.js', import.meta.url);
+  return compiledWorkerUrl('link-worker-thread.js', import.meta.url);
 }
 
 /**
