@@ -13,6 +13,9 @@ import { initialNamespaces } from '../scan/host-namespaces.js';
 import { assignNamespaceContainers, containerCell, containersOf } from '../scan/ns-containers.js';
 import { NS_TYPES } from '../procfs/types.js';
 import { readLinkTableParallel } from '../scan/parallel-links.js';
+import { discoverHolders, type HolderScan } from '../scan/holders/discover.js';
+import { holderCell } from '../scan/holders/holder.js';
+import { bytesToUnicode } from '../procfs/bytes.js';
 import { EXIT_FAILURE } from './exit-codes.js';
 
 export interface CliIo {
@@ -101,8 +104,19 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   );
   try {
     // Namespaces kept alive only by a bind mount: listed with NPROCS 0 (as newer util-linux does).
-    const persistent = opts.noPersistent ? [] : enricher.persistentRows(scan.rows, types);
-    let rows: NamespaceRow[] = opts.persistent ? persistent : [...scan.rows, ...persistent].sort((a, b) => a.ns - b.ns);
+    const persistent = opts.noPersistent && !processMode ? [] : enricher.persistentRows(scan.rows, types);
+    // With --holders also those a thread, an fd or a child namespace keeps alive (holders/).
+    let holders: HolderScan | null = null;
+    const findHolders = (): HolderScan => {
+      if (holders === null) {
+        holders = discoverHolders(reader, users, scan, persistent, enricher, { types, hierarchy: true });
+        if (holders.fdUnreadable > 0) io.err(`${prog}: warning: ${fdUnreadableWarning(holders.fdUnreadable)}\n`);
+      }
+      return holders;
+    };
+    let noProcess: NamespaceRow[] = opts.holders ? findHolders().rows : persistent;
+    if (opts.noPersistent) noProcess = noProcess.filter((r) => r.holder?.kind !== 'mount');
+    let rows: NamespaceRow[] = opts.persistent ? noProcess : [...scan.rows, ...noProcess].sort((a, b) => a.ns - b.ns);
     const all = new Map(rows.map((r) => [r.ns, r]));
 
     if (opts.task !== null && opts.task !== 0) {
@@ -110,9 +124,13 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
       rows = rows.filter((r) => mine.has(r.ns));
     }
     if (processMode) {
-      // Process mode: lsns <ns> lists that namespace's processes.
-      const row = rows.find((r) => r.ns === opts.namespace);
+      // Process mode: lsns <ns> lists that namespace's processes. One no process is in lists
+      // none; what keeps it alive is said on stderr (looked up now, with or without --holders).
+      const ino = opts.namespace;
+      const row = rows.find((r) => r.ns === ino) ?? (scan.members.has(ino ?? 0) ? undefined : findHolders().rows.find((r) => r.ns === ino));
       if (!row) return usage(`not found namespace: ${opts.namespace}`, false);
+      if (row.nprocs === 0)
+        io.err(`${prog}: namespace ${row.ns} (${row.type}) has no process in it; held by ${row.holder ? bytesToUnicode(holderCell(row.holder)) : 'something this scan cannot see'}\n`);
       rows = memberRows(reader, users, scan, row);
     }
     if (opts.columns.includes('CONTAINER')) {
@@ -168,6 +186,11 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   const euid = io.euid ?? process.geteuid?.() ?? 0;
   if (othersUnreadable && euid !== 0) io.err(`${prog}: warning: ${UNPRIVILEGED_WARNING}\n`);
   return 0;
+}
+
+/** Other users' fd tables need CAP_SYS_PTRACE: namespaces only they hold are missing, and that is said. */
+export function fdUnreadableWarning(n: number): string {
+  return `the open fds of ${n} process${n === 1 ? '' : 'es'} could not be read (other users' processes need CAP_SYS_PTRACE); namespaces only those fds hold are not shown`;
 }
 
 export const UNPRIVILEGED_WARNING = "some processes' namespaces are not readable by this user; run as root to see every process's namespaces";

@@ -27,6 +27,8 @@ export interface ListOptions {
   persistent: boolean;
   /** --no-persistent: exactly lsns 2.38.1's rows, without bind-mount-only namespaces. */
   noPersistent: boolean;
+  /** --holders: also namespaces only a thread, an fd or the user/pid hierarchy keeps alive. */
+  holders: boolean;
 }
 
 export type ParseOutcome = { kind: 'run'; options: ListOptions } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string; usageHint: boolean };
@@ -52,6 +54,8 @@ export interface OptSpec {
   help: string;
   /** Prints something and exits (help, version): listed apart in help. */
   informational?: true;
+  /** Not an lsns 2.38.1 option: never makes an lsns abbreviation ambiguous (`--h` stays --help). */
+  ours?: true;
   /** What the option does with its argument ('' when it has none); a message when that is bad. */
   apply(s: ParseState, value: string | undefined): string | undefined;
 }
@@ -113,10 +117,18 @@ export const LIST_OPTIONS: readonly OptSpec[] = [
   },
   { long: 'help', short: 'h', arity: 'none', help: 'this help', informational: true, apply: (s) => void (s.help = true) },
   { long: 'version', short: 'V', arity: 'none', help: 'version', informational: true, apply: (s) => void (s.version = true) },
-  { long: 'persistent', short: 'P', arity: 'none', help: 'only namespaces no process is in (kept by a bind mount)', apply: (s) => void (s.o.persistent = true) },
-  { long: 'no-persistent', arity: 'none', help: 'leave those out (exactly the rows of lsns 2.38.1)', apply: (s) => void (s.o.noPersistent = true) },
+  { long: 'persistent', short: 'P', arity: 'none', ours: true, help: 'only namespaces no process is in (kept by a bind mount)', apply: (s) => void (s.o.persistent = true) },
+  { long: 'no-persistent', arity: 'none', ours: true, help: 'leave those out (exactly the rows of lsns 2.38.1)', apply: (s) => void (s.o.noPersistent = true) },
+  {
+    long: 'holders',
+    arity: 'none',
+    ours: true,
+    help: 'also namespaces only a thread, an open fd or a child namespace keeps alive (HOLDER column)',
+    apply: (s) => void (s.o.holders = true),
+  },
   {
     long: 'proc',
+    ours: true,
     arity: 'required',
     arg: '<dir>',
     help: 'procfs root to read (default /proc; a captured fixture works too)',
@@ -178,6 +190,7 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
       proc: '/proc',
       persistent: false,
       noPersistent: false,
+      holders: false,
     },
     outputSpec: null,
     outputAll: false,
@@ -201,7 +214,10 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
       const eq = arg.indexOf('=');
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       const exact = LIST_OPTIONS.find((s) => s.long === name);
-      const candidates = exact ? [exact] : LIST_OPTIONS.filter((s) => s.long.startsWith(name));
+      const prefixed = LIST_OPTIONS.filter((s) => s.long.startsWith(name));
+      // An abbreviation lsns takes keeps its meaning: ours only count when no lsns option fits.
+      const theirs = prefixed.filter((s) => s.ours !== true);
+      const candidates = exact ? [exact] : theirs.length === 1 ? theirs : prefixed;
       if (candidates.length === 0) return fail(`unrecognized option '${eq < 0 ? arg : arg.slice(0, eq)}'`);
       if (candidates.length > 1) return fail(`option '${arg}' is ambiguous; possibilities:${candidates.map((c) => ` '--${c.long}'`).join('')}`);
       const spec = candidates[0] as OptSpec;
@@ -279,7 +295,8 @@ export function parseListArgs(argv: readonly string[]): ParseOutcome {
     }
     o.columns = picked;
   } else {
-    o.columns = base;
+    // Rows no process is in say who holds them: with --holders the column comes with the defaults.
+    o.columns = o.holders && !outputAll && o.namespace === null ? [...base, 'HOLDER'] : base;
   }
   return { kind: 'run', options: o };
 }

@@ -1,6 +1,7 @@
 /** The text of one cell, before any escaping. An empty string is an empty cell (null in JSON). */
 import type { NamespaceRow } from '../scan/namespaces.js';
 import type { ColumnName } from './columns.js';
+import { holderCell } from '../scan/holders/holder.js';
 
 const num = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
 
@@ -36,5 +37,7 @@ export function cellText(row: NamespaceRow, col: ColumnName): string {
       return row.hostname ?? '';
     case 'CONTAINER':
       return row.container ?? '';
+    case 'HOLDER':
+      return row.holder === undefined ? '' : holderCell(row.holder);
   }
 }

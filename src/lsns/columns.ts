@@ -1,6 +1,6 @@
 /** lsns's output columns: names, help text, JSON types and alignment. */
 
-export const COLUMN_NAMES = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'COMMAND', 'UID', 'USER', 'NETNSID', 'NSFS', 'PNS', 'ONS', 'HOSTNAME', 'CONTAINER'] as const;
+export const COLUMN_NAMES = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'COMMAND', 'UID', 'USER', 'NETNSID', 'NSFS', 'PNS', 'ONS', 'HOSTNAME', 'CONTAINER', 'HOLDER'] as const;
 export type ColumnName = (typeof COLUMN_NAMES)[number];
 
 export interface ColumnInfo {
@@ -39,6 +39,7 @@ export const COLUMNS: Readonly<Record<ColumnName, ColumnInfo>> = {
   ONS: info('ONS', 'owner namespace identifier (inode number)', 'number'),
   HOSTNAME: info('HOSTNAME', 'hostname inside a UTS namespace (not in lsns)', 'string'),
   CONTAINER: info('CONTAINER', 'container of its processes: 12-hex id, +N other containers (not in lsns)', 'string'),
+  HOLDER: info('HOLDER', 'what holds a namespace no process is in: thread, fd, bind mount, parent/owner (not in lsns)', 'string'),
 };
 
 export function lookupColumn(name: string): ColumnInfo | null {
@@ -47,7 +48,7 @@ export function lookupColumn(name: string): ColumnInfo | null {
 }
 
 /** Our columns, not lsns's: only printed when asked for with -o. */
-export const OWN_COLUMNS: readonly ColumnName[] = ['HOSTNAME', 'CONTAINER'];
+export const OWN_COLUMNS: readonly ColumnName[] = ['HOSTNAME', 'CONTAINER', 'HOLDER'];
 
 /** lsns's own 13 columns, what --output-all prints (ours must be asked for). */
 export const LSNS_COLUMNS: readonly ColumnName[] = COLUMN_NAMES.filter((c) => !OWN_COLUMNS.includes(c));

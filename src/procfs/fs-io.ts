@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { classify, errCode, type IssueSink, type ProcIo } from './io.js';
 import { parseNsLink } from './parse.js';
-import type { NsType } from './types.js';
+import type { FdNsLink, NsType } from './types.js';
 
 /** Opens without blocking (a FIFO planted where a file should be would block open(2) until a
  * writer comes) and only regular files: every file read here is one on procfs or a passwd file. */
@@ -125,6 +125,40 @@ export class FsIo implements ProcIo {
     }
     return true;
   }
+
+  linkCount(dir: string): number {
+    return fs.statSync(dir, { throwIfNoEntry: false })?.nlink ?? -1;
+  }
+
+  readNsFdLinks(dir: string, pid: number, names: readonly string[], from: number, to: number, found: FdNsLink[], sink: IssueSink): boolean {
+    for (let i = from; i < to; i++) {
+      const name = names[i] as string;
+      const fd = fdNumber(name);
+      if (fd < 0) continue;
+      let target: string;
+      try {
+        target = fs.readlinkSync(`${dir}/${name}`);
+      } catch (err) {
+        const code = errCode(err);
+        // Closed since the directory was listed: nothing held there any more.
+        if (code !== 'ENOENT') sink({ pid, file: `fd/${name}`, problem: classify(code), ...(code ? { code } : {}) });
+        continue;
+      }
+      const link = parseNsLink(target);
+      if (link) found.push({ fd, type: link.type, ino: link.ino });
+    }
+    return true;
+  }
+}
+
+/** An fd directory entry's number, or -1 when the name is not one (a fixture tree's stray file). */
+export function fdNumber(name: string): number {
+  if (name.length === 0 || name.length > 10) return -1;
+  for (let i = 0; i < name.length; i++) {
+    const d = name.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+  }
+  return name.length > 1 && name.charCodeAt(0) === 0x30 ? -1 : Number(name);
 }
 
 /** The one plain-fs strategy (it holds no state). */

@@ -3,7 +3,7 @@
  * libc calls through koffi, native-io.ts), used by all of its methods, and what a failed read
  * becomes (a ReadIssue). The choice is the caller's, once, when it builds the reader.
  */
-import type { NsType } from './types.js';
+import type { FdNsLink, NsType } from './types.js';
 
 export type ReadProblem =
   | 'unreadable' // EACCES/EPERM: skipped the way lsns skips it
@@ -72,4 +72,14 @@ export interface ProcIo {
    * directory could not be opened).
    */
   readNsInos(root: string, pid: number, types: readonly NsType[], out: Float64Array, off: number, sink: IssueSink): boolean;
+  /** st_nlink of a directory, or -1 when it cannot be stat'ed (on procfs `<pid>/task` has 2 + one per thread). */
+  linkCount(dir: string): number;
+  /**
+   * readlink of `<dir>/<names[i]>` for i in [from, to): each target that names a namespace
+   * (`<type>:[<inode>]`) is pushed to `found` with the name as its fd number; other targets
+   * (sockets, pipes, files: nearly all of them) cost the readlink and nothing more. A link gone
+   * meanwhile (the fd closed) is skipped; other failures go to `sink`. false when `dir` itself
+   * could not be opened (the process is gone, or its fds are not ours to read).
+   */
+  readNsFdLinks(dir: string, pid: number, names: readonly string[], from: number, to: number, found: FdNsLink[], sink: IssueSink): boolean;
 }

@@ -9,9 +9,9 @@ import { errnoName } from '../native/errno.js';
 import { FD_CALLS, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_PATH, O_RDONLY } from '../native/fd.js';
 import { bindRaw, nativeAvailable } from '../native/loader.js';
 import type { LibcPrototypes } from '../native/prototypes.js';
-import { FS_IO } from './fs-io.js';
+import { fdNumber, FS_IO } from './fs-io.js';
 import { classify, type IssueSink, type ProcIo } from './io.js';
-import type { NsType } from './types.js';
+import { NS_TYPES, type FdNsLink, type NsType } from './types.js';
 
 const READ_CALLS = {
   read: 'long read(int fd, void *buf, unsigned long count)',
@@ -157,6 +157,64 @@ export class NativeIo implements ProcIo {
       raw.close(dir);
     }
     return any;
+  }
+
+  linkCount(dir: string): number {
+    return FS_IO.linkCount(dir);
+  }
+
+  /**
+   * One O_PATH handle on the fd directory and a readlinkat per fd; a target is turned into a
+   * string only when its bytes name a namespace (nsTypeAt), so the common fd (a socket, a pipe, a
+   * file) costs one call and no allocation.
+   */
+  readNsFdLinks(dir: string, pid: number, names: readonly string[], from: number, to: number, found: FdNsLink[], sink: IssueSink): boolean {
+    if (this.refusedByKernel) return FS_IO.readNsFdLinks(dir, pid, names, from, to, found, sink);
+    const raw = this.raw;
+    const dfd = raw.open(dir, O_PATH | O_DIRECTORY);
+    if (dfd < 0) {
+      const code = errnoName(raw.errno());
+      if (refused(code)) {
+        this.refusedByKernel = true;
+        return FS_IO.readNsFdLinks(dir, pid, names, from, to, found, sink);
+      }
+      if (code !== 'ENOENT' && code !== 'ESRCH') sink({ pid, file: 'fd', problem: classify(code), code });
+      return false;
+    }
+    try {
+      for (let i = from; i < to; i++) {
+        const name = names[i] as string;
+        const fd = fdNumber(name);
+        if (fd < 0) continue;
+        const n = raw.readlinkat(dfd, name, this.linkBuf, this.linkBuf.length);
+        if (n < 0) {
+          const code = errnoName(raw.errno());
+          if (code !== 'ENOENT') sink({ pid, file: `fd/${name}`, problem: classify(code), code });
+          continue;
+        }
+        const type = this.nsTypeAt(n);
+        if (type === null) continue;
+        const ino = this.inoAt(n, type);
+        if (ino > 0) found.push({ fd, type, ino });
+      }
+    } finally {
+      raw.close(dfd);
+    }
+    return true;
+  }
+
+  /** The type whose `<type>:[` the first `len` bytes of linkBuf start with, else null. */
+  private nsTypeAt(len: number): NsType | null {
+    const b = this.linkBuf;
+    // Paths start with '/', and socket:[, pipe:[, anon_inode: match no type past their first bytes.
+    for (const type of NS_TYPES) {
+      const t = type.length;
+      if (len < t + 4 || b[t] !== 0x3a /* : */ || b[0] !== type.charCodeAt(0)) continue;
+      let same = true;
+      for (let i = 1; i < t && same; i++) same = b[i] === type.charCodeAt(i);
+      if (same) return type;
+    }
+    return null;
   }
 
   /**

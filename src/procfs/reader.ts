@@ -6,10 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cmdlineToCommand, parsePidName, parseStat, parseStatusEuid, type StatFields } from './parse.js';
-import { NS_TYPES, type NsLink, type NsType, type ProcDetails } from './types.js';
+import { cmdlineToCommand, parseNsLink, parsePidName, parseStat, parseStatusEuid, type StatFields } from './parse.js';
+import { NS_TYPES, type FdNsLink, type NsLink, type NsType, type ProcDetails } from './types.js';
 import { parseForks, parseKernelNumber, parseLoadavgTasks, type PidAllocState } from './pid-alloc.js';
-import { classify, errCode, type IssueSink, type ProcIo, type ReadIssue } from './io.js';
+import { classify, errCode, type IssueSink, type ProcIo, type ReadIssue, type ReadProblem } from './io.js';
 import { FS_IO } from './fs-io.js';
 import { procIo } from './native-io.js';
 
@@ -132,6 +132,62 @@ export class ProcReader {
    */
   readNsInos(pid: number, types: readonly NsType[], out: Float64Array, off = 0, sink: IssueSink = this.onIssue): boolean {
     return this.io.readNsInos(this.root, pid, types, out, off, sink);
+  }
+
+  /**
+   * How many threads a process has: `<pid>/task`'s link count minus 2 (procfs counts one per
+   * thread; a captured tree has one directory per thread). 1 when it cannot be read (gone, or a
+   * tree that did not record tasks): the process is then looked at as single-threaded.
+   */
+  threadCount(pid: number): number {
+    const n = this.io.linkCount(`${this.root}/${pid}/task`);
+    return n > 2 ? n - 2 : 1;
+  }
+
+  /** The thread ids of a process (its own pid among them), ascending; [] when gone or unreadable. */
+  listTids(pid: number): number[] {
+    let names: string[];
+    try {
+      names = this.io.listDir(`${this.root}/${pid}/task`);
+    } catch (err) {
+      this.report(pid, 'task', err);
+      return [];
+    }
+    const tids: number[] = [];
+    for (const name of names) {
+      const tid = parsePidName(name);
+      if (tid !== null) tids.push(tid);
+    }
+    return tids.sort((a, b) => a - b);
+  }
+
+  /** The inode of the reader's own namespace of `type` (`<root>/self/ns/<type>`), 0 when it cannot be read. */
+  readOwnNsIno(type: NsType): number {
+    try {
+      return parseNsLink(fs.readlinkSync(`${this.root}/self/ns/${type}`), type)?.ino ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** readNsInos for one thread: `<pid>/task/<tid>/ns/<type>`. */
+  readTaskNsInos(pid: number, tid: number, types: readonly NsType[], out: Float64Array, off = 0): boolean {
+    return this.io.readNsInos(`${this.root}/${pid}/task`, tid, types, out, off, this.onIssue);
+  }
+
+  /** The names in `<pid>/fd`, or why they cannot be listed (gone; other users' fds need CAP_SYS_PTRACE). */
+  listFds(pid: number): string[] | ReadProblem {
+    try {
+      return this.io.listDir(`${this.root}/${pid}/fd`);
+    } catch (err) {
+      this.report(pid, 'fd', err);
+      return classify(errCode(err));
+    }
+  }
+
+  /** The fds among names[from, to) of `<pid>/fd` whose links name a namespace, pushed to `found` (ProcIo.readNsFdLinks). */
+  readNsFdLinks(pid: number, names: readonly string[], from: number, to: number, found: FdNsLink[]): boolean {
+    return this.io.readNsFdLinks(`${this.root}/${pid}/fd`, pid, names, from, to, found, this.onIssue);
   }
 
   /** A process's stat fields (ppid, comm, start time), or null when it vanished or its stat is garbage. */

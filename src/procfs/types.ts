@@ -12,6 +12,11 @@ export interface NsLink {
   ino: number;
 }
 
+/** An open fd of a process whose link names a namespace (`/proc/<pid>/fd/<fd>` -> `net:[<ino>]`). */
+export interface FdNsLink extends NsLink {
+  fd: number;
+}
+
 /**
  * Text read from /proc is kept as a byte string: one UTF-16 unit per byte (latin1 decoding), so
  * command lines with invalid UTF-8 survive unchanged until an output layer decides how to show

@@ -15,6 +15,7 @@ import { nsfsByNamespace } from './nsfs-mounts.js';
 import { parseNsfsMounts } from '../procfs/mountinfo.js';
 import { findPersistent, type PersistentNs } from './persistent.js';
 import { RelationWalker, type NsRelation } from './relations.js';
+import { hierarchyHoldText, mountHoldText } from './holders/holder.js';
 
 export interface EnrichNeeds {
   nsfs: boolean;
@@ -100,6 +101,7 @@ export class Enricher {
         uid: null,
         user: null,
         nsfs: p.mountPoints,
+        holder: { kind: 'mount', text: mountHoldText(p.mountPoints[0] ?? '', p.mntNs), more: p.mountPoints.length - 1 },
       };
       const rel = this.walk(row);
       const uid = rel ? this.ownerUid(p.ino) : null;
@@ -109,6 +111,45 @@ export class Enricher {
       }
       return row;
     });
+  }
+
+  /** Paths (parts under the reader's root) that open the namespaces of rows a thread or an fd holds. */
+  addAccessPaths(paths: ReadonlyMap<number, readonly string[]>): void {
+    for (const [ino, parts] of paths) this.accessPaths.set(ino, this.reader.resolve(...parts));
+  }
+
+  /**
+   * Rows of the namespaces that nothing in `rows` is, but that are the parent (pid and user) or
+   * the owning user namespace of one that is: walked with ioctl_ns from each row's namespace. Such
+   * a namespace lives only because its child does (NPROCS 0, held by the hierarchy).
+   */
+  hierarchyRows(rows: readonly NamespaceRow[]): NamespaceRow[] {
+    const known = new Set(rows.map((r) => r.ns));
+    for (const row of rows) this.walk(row);
+    const children = new Map<number, Array<{ relation: 'parent' | 'owner'; type: NsType; ino: number }>>();
+    const add = (ancestor: number, relation: 'parent' | 'owner', type: NsType, ino: number): void => {
+      if (ancestor === 0 || known.has(ancestor)) return;
+      const list = children.get(ancestor);
+      if (list) list.push({ relation, type, ino });
+      else children.set(ancestor, [{ relation, type, ino }]);
+    };
+    for (const rel of this.walker.byIno.values()) {
+      if (rel.type === null) continue;
+      add(rel.pns, 'parent', rel.type, rel.ino);
+      add(rel.ons, 'owner', rel.type, rel.ino);
+    }
+    const out: NamespaceRow[] = [];
+    for (const [ino, list] of children) {
+      const row = this.placeholder(ino);
+      if (row === null) continue;
+      list.sort((a, b) => (a.relation === b.relation ? a.ino - b.ino : a.relation === 'parent' ? -1 : 1));
+      const first = list[0] as (typeof list)[number];
+      row.holder = { kind: 'hierarchy', text: hierarchyHoldText(first.relation, first), more: list.length - 1 };
+      out.push(row);
+    }
+    const summary = this.walker.summary();
+    if (summary) this.warnOnce('relations', summary);
+    return out.sort((a, b) => a.ns - b.ns);
   }
 
   /** A row for a namespace known only through ioctl_ns (an ancestor in the owner/parent tree). */

@@ -6,6 +6,7 @@
 import type { UserNames } from '../procfs/passwd.js';
 import type { ProcReader } from '../procfs/reader.js';
 import { NS_TYPES, type ByteString, type NsLink, type NsType, type ProcDetails } from '../procfs/types.js';
+import type { HolderInfo } from './holders/holder.js';
 import type { LinkTable } from './link-table.js';
 
 /** lsns cuts COMMAND at this many bytes (see native-notes/lsns-output-format.md). */
@@ -38,6 +39,8 @@ export interface NamespaceRow {
   hostname?: ByteString;
   /** Our own column: the container(s) its processes are in (scan/ns-containers.ts); absent = empty. */
   container?: string;
+  /** Our own column: who holds a namespace no process is in (holders/holder.ts); absent on process rows. */
+  holder?: HolderInfo;
 }
 
 export interface ScanOptions {

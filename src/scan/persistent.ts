@@ -16,27 +16,29 @@ export interface PersistentNs {
   mountPoints: string[];
   /** A path this process can open to reach the namespace: `<root>/<pid>/root<mountpoint>`. */
   accessPath: string;
+  /** The mount namespace whose table has the first mount point (0: unknown). */
+  mntNs: number;
 }
 
 /**
  * One process per distinct mount namespace: the mnt rows' lowest pids, or, when `-t` left mnt out
  * of the scan, the lowest pid of each mount namespace found by one extra readlink per process.
  */
-function mountNamespaceReps(reader: ProcReader, rows: readonly NamespaceRow[], types: readonly NsType[]): number[] {
-  if (types.includes('mnt')) return rows.flatMap((r) => (r.type === 'mnt' && r.pid !== null ? [r.pid] : []));
+function mountNamespaceReps(reader: ProcReader, rows: readonly NamespaceRow[], types: readonly NsType[]): Array<{ pid: number; mntNs: number }> {
+  if (types.includes('mnt')) return rows.flatMap((r) => (r.type === 'mnt' && r.pid !== null && r.nprocs > 0 ? [{ pid: r.pid, mntNs: r.ns }] : []));
   const reps = new Map<number, number>();
   for (const pid of reader.listPids()) {
     const link = reader.readNsLinks(pid, ['mnt'])[0];
     if (link && !reps.has(link.ino)) reps.set(link.ino, pid);
   }
-  return [...reps.values()];
+  return [...reps].map(([mntNs, pid]) => ({ pid, mntNs }));
 }
 
 export function findPersistent(reader: ProcReader, rows: readonly NamespaceRow[], types: readonly NsType[]): PersistentNs[] {
   const known = new Set(rows.map((r) => r.ns));
   const found = new Map<number, PersistentNs>();
-  const sources: Array<number | 'self'> = ['self', ...mountNamespaceReps(reader, rows, types)];
-  for (const src of sources) {
+  const sources: Array<{ pid: number | 'self'; mntNs: number }> = [{ pid: 'self', mntNs: reader.readOwnNsIno('mnt') }, ...mountNamespaceReps(reader, rows, types)];
+  for (const { pid: src, mntNs } of sources) {
     const text = reader.readMountinfo(src);
     if (text === null) continue;
     for (const m of parseNsfsMounts(text)) {
@@ -47,7 +49,7 @@ export function findPersistent(reader: ProcReader, rows: readonly NamespaceRow[]
         continue;
       }
       const accessPath = src === 'self' ? m.mountPoint : reader.resolve(String(src), 'root', m.mountPoint);
-      found.set(m.ino, { ino: m.ino, type: m.type, mountPoints: [m.mountPoint], accessPath });
+      found.set(m.ino, { ino: m.ino, type: m.type, mountPoints: [m.mountPoint], accessPath, mntNs });
     }
   }
   return [...found.values()].sort((a, b) => a.ino - b.ino);

@@ -1,0 +1,62 @@
+/**
+ * The full scan's holders: every listed process's threads and fds read once (process-holds.ts),
+ * the bind-mount rows found in every mount namespace (persistent.ts, read by the caller), and the
+ * user / pid hierarchy above all of them, as rows of the namespaces no process is in.
+ */
+import type { UserNames } from '../../procfs/passwd.js';
+import type { ProcReader } from '../../procfs/reader.js';
+import { NS_TYPES, type NsType, type ProcDetails } from '../../procfs/types.js';
+import type { Enricher } from '../enrich.js';
+import type { NamespaceRow, ScanResult } from '../namespaces.js';
+import type { TaskHold } from './holder.js';
+import { heldRows } from './held-rows.js';
+import { drain, readFdHolds, readThreadHolds } from './process-holds.js';
+
+export interface HolderScan {
+  /** Namespaces no process is in, held by a thread, an fd, a bind mount (or the hierarchy, when asked), sorted by inode. */
+  rows: NamespaceRow[];
+  /** Every thread and fd hold read (of namespaces with processes too), for `list <namespace>`. */
+  holds: TaskHold[];
+  /** Processes whose fd table could not be read: other users' need CAP_SYS_PTRACE. */
+  fdUnreadable: number;
+}
+
+export function discoverHolders(
+  reader: ProcReader,
+  users: UserNames,
+  scan: Pick<ScanResult, 'memberships' | 'members' | 'rows' | 'details'>,
+  mountRows: readonly NamespaceRow[],
+  enricher: Enricher,
+  opts: { types?: readonly NsType[]; hierarchy: boolean },
+): HolderScan {
+  const types = opts.types ?? NS_TYPES;
+  const typeSet = types.length === NS_TYPES.length ? null : new Set(types);
+  const holds: TaskHold[] = [];
+  let fdUnreadable = 0;
+  const scratch = new Float64Array(NS_TYPES.length);
+  for (const [pid, own] of scan.memberships) {
+    readThreadHolds(reader, pid, own, types, holds, scratch);
+    if (drain(readFdHolds(reader, pid, typeSet, holds)) === 'unreadable') fdUnreadable++;
+  }
+  const details = new Map<number, ProcDetails | null>();
+  const held = heldRows({
+    hasProcesses: (ino) => (scan.members.get(ino)?.length ?? 0) > 0,
+    holds,
+    mountRows,
+    details: (pid) => {
+      const known = scan.details.get(pid) ?? details.get(pid);
+      if (known !== undefined) return known;
+      const d = reader.readDetails(pid);
+      details.set(pid, d);
+      return d;
+    },
+    users,
+  });
+  enricher.addAccessPaths(held.access);
+  let rows = held.rows;
+  if (opts.hierarchy) {
+    const above = enricher.hierarchyRows([...scan.rows, ...rows]).filter((r) => types.includes(r.type));
+    if (above.length > 0) rows = [...rows, ...above].sort((a, b) => a.ns - b.ns);
+  }
+  return { rows, holds, fdUnreadable };
+}
