@@ -13,7 +13,7 @@ import { initialNamespaces } from '../scan/host-namespaces.js';
 import { assignNamespaceContainers, containerCell, containersOf } from '../scan/ns-containers.js';
 import { NS_TYPES } from '../procfs/types.js';
 import { readLinkTableParallel } from '../scan/parallel-links.js';
-import { discoverHolders, type HolderScan } from '../scan/holders/discover.js';
+import { discoverHolders, fdUnreadableNote, type HolderScan } from '../scan/holders/discover.js';
 import { holderCell } from '../scan/holders/holder.js';
 import { bytesToUnicode } from '../procfs/bytes.js';
 import { EXIT_FAILURE } from './exit-codes.js';
@@ -110,7 +110,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     const findHolders = (): HolderScan => {
       if (holders === null) {
         holders = discoverHolders(reader, users, scan, persistent, enricher, { types, hierarchy: true });
-        if (holders.fdUnreadable > 0) io.err(`${prog}: warning: ${fdUnreadableWarning(holders.fdUnreadable)}\n`);
+        if (holders.fdUnreadable > 0) io.err(`${prog}: warning: ${fdUnreadableNote(holders.fdUnreadable)}\n`);
       }
       return holders;
     };
@@ -186,11 +186,6 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
   const euid = io.euid ?? process.geteuid?.() ?? 0;
   if (othersUnreadable && euid !== 0) io.err(`${prog}: warning: ${UNPRIVILEGED_WARNING}\n`);
   return 0;
-}
-
-/** Other users' fd tables need CAP_SYS_PTRACE: namespaces only they hold are missing, and that is said. */
-export function fdUnreadableWarning(n: number): string {
-  return `the open fds of ${n} process${n === 1 ? '' : 'es'} could not be read (other users' processes need CAP_SYS_PTRACE); namespaces only those fds hold are not shown`;
 }
 
 export const UNPRIVILEGED_WARNING = "some processes' namespaces are not readable by this user; run as root to see every process's namespaces";

@@ -118,6 +118,11 @@ export class Enricher {
     for (const [ino, parts] of paths) this.accessPaths.set(ino, this.reader.resolve(...parts));
   }
 
+  /** A path (as open(2) takes it) that reaches namespace `ino`, found by an earlier lookup. */
+  addAccessPath(ino: number, path: string): void {
+    this.accessPaths.set(ino, path);
+  }
+
   /**
    * Rows of the namespaces that nothing in `rows` is, but that are the parent (pid and user) or
    * the owning user namespace of one that is: walked with ioctl_ns from each row's namespace. Such

@@ -13,10 +13,12 @@
  *    fork);
  * 6. sweep: a slice of the others, so that every process is re-verified within `fullRescanMs` (a
  *    process may setns/unshare at any time without anything else showing it);
- * 7. representatives: the details (stat, owner, command line) of each namespace's lowest pid when
+ * 7. holders: the threads and fds of new processes and of a slice of the others, so that every
+ *    process's are read again within `fullRescanMs` (what holds a namespace no process is in);
+ * 8. representatives: the details (stat, owner, command line) of each namespace's lowest pid when
  *    it becomes the representative, when its parent exits (reparenting: the only way its ppid
  *    changes), when it exits, and at least every detailsMaxAgeMs;
- * 8. rebuild: the rows, when something they show may have changed.
+ * 9. rebuild: the rows, when something they show may have changed.
  *
  * So between sweeps two things can be stale: the namespaces of a process older than the young
  * window that called setns/unshare (or turned zombie) since it was last verified, at most
@@ -31,6 +33,7 @@
 import type { UserNames } from '../procfs/passwd.js';
 import type { ProcReader } from '../procfs/reader.js';
 import type { NamespaceRow } from './namespaces.js';
+import type { TaskHold } from './holders/holder.js';
 import { runPhases } from './incremental/driver.js';
 import { createScanState, type IncrementalOptions, type ScanState, type TickStats } from './incremental/state.js';
 import { summarise, type ProcessSummary } from './incremental/summary.js';
@@ -76,6 +79,23 @@ export class IncrementalScanner {
   /** Rows of the last tick: process-backed namespaces, sorted by inode, like scanNamespaces. */
   get rows(): readonly NamespaceRow[] {
     return this.state.rows;
+  }
+
+  /** Whether some process is in namespace `ino`. */
+  hasProcesses(ino: number): boolean {
+    return (this.state.members.byNs.get(ino)?.count ?? 0) > 0;
+  }
+
+  /** The thread and fd holds on namespaces no process is in (holders phase), in no order. */
+  heldHolds(): TaskHold[] {
+    const out: TaskHold[] = [];
+    for (const list of this.state.holds.byPid.values()) for (const h of list) if (!this.hasProcesses(h.ino)) out.push(h);
+    return out;
+  }
+
+  /** Processes whose fd table could not be read at their last read (other users' need CAP_SYS_PTRACE). */
+  get fdUnreadable(): number {
+    return this.state.holds.fdUnreadable.size;
   }
 
   /** What the report needs from the processes (incremental/summary.ts). */

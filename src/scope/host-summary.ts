@@ -1,19 +1,21 @@
 /**
  * The Host node's summary, shown above its table: how many namespaces of each type the host has,
  * and which containers share the host's net, pid or ipc namespace (a container's namespace of a
- * type is the one most of its processes are in: scan/containers.ts). Pure; four latest entries at
- * most, whatever the number of processes, namespaces or containers.
+ * type is the one most of its processes are in: scan/containers.ts), and how many namespaces no
+ * process is in, by what holds them. Pure; five latest entries at most, whatever the number of processes, namespaces or containers.
  */
 import { shortId } from '../procfs/cgroup.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';
 import type { ContainerInfo } from '../scan/containers.js';
 import type { LatestEntry, MetadataTemplate } from './report.js';
+import { heldSummary, type HolderInfo } from '../scan/holders/holder.js';
 
 export const HOST_META = {
   types: 'hns-host-types',
   net: 'hns-host-net',
   pid: 'hns-host-pid',
   ipc: 'hns-host-ipc',
+  held: 'hns-host-held',
 } as const;
 
 /** The host namespaces whose sharing containers are listed (Kubernetes: hostNetwork, hostPID, hostIPC). */
@@ -48,8 +50,16 @@ export function containersSharing(containers: Iterable<Pick<ContainerInfo, 'id' 
  * The summary entries: namespaces per type always; the three container entries only when the
  * containers were scanned (`containers` given), so an unknown is never shown as `none`.
  */
-export function hostSummaryLatest(rows: ReadonlyArray<{ type: NsType }>, containers: Iterable<Pick<ContainerInfo, 'id' | 'shared'>> | undefined, timestamp: string): Record<string, LatestEntry> {
-  const latest: Record<string, LatestEntry> = { [HOST_META.types]: { timestamp, value: namespacesPerType(rows) } };
+export function hostSummaryLatest(
+  rows: ReadonlyArray<{ type: NsType; nprocs?: number; holder?: HolderInfo }>,
+  containers: Iterable<Pick<ContainerInfo, 'id' | 'shared'>> | undefined,
+  timestamp: string,
+): Record<string, LatestEntry> {
+  const latest: Record<string, LatestEntry> = {
+    [HOST_META.types]: { timestamp, value: namespacesPerType(rows) },
+    // The leak indicator: namespaces alive with no process in them, by what holds them.
+    [HOST_META.held]: { timestamp, value: heldSummary(rows) },
+  };
   if (containers !== undefined) {
     const list = [...containers];
     for (const type of HOST_SHARED_TYPES) latest[HOST_META[type]] = { timestamp, value: containersSharing(list, type) };
@@ -61,6 +71,7 @@ export function hostMetadataTemplates(): Record<string, MetadataTemplate> {
   const meta = (id: string, label: string, priority: number): MetadataTemplate => ({ id, label, dataType: '', priority, from: 'latest' });
   return {
     [HOST_META.types]: meta(HOST_META.types, 'Namespaces per type', 20),
+    [HOST_META.held]: meta(HOST_META.held, 'Namespaces without a process', 24),
     [HOST_META.net]: meta(HOST_META.net, 'Containers in host net ns', 21),
     [HOST_META.pid]: meta(HOST_META.pid, 'Containers in host pid ns', 22),
     [HOST_META.ipc]: meta(HOST_META.ipc, 'Containers in host ipc ns', 23),

@@ -3,6 +3,7 @@
  * per namespace (or per set held alike, host-rows.ts), one entry per cell.
  */
 import { bytesToUnicode } from '../procfs/bytes.js';
+import { holderCell } from '../scan/holders/holder.js';
 import { hostNodeId } from './host.js';
 import { MERGED_SEPARATOR, type HostTableRow } from './host-rows.js';
 import { CELL_SEPARATOR, pluginSpec, rfc3339, type ColumnSpec, type DataType, type LatestEntry, type ReportContext, type ScopeReport, type TableTemplate } from './report.js';
@@ -14,7 +15,7 @@ import { CELL_SEPARATOR, pluginSpec, rfc3339, type ColumnSpec, type DataType, ty
  */
 export const TABLE_PREFIX = 'hnt-';
 export const TABLE_LABEL = 'Host Namespaces';
-type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command' | 'container' | 'hostname';
+type CellSource = 'ns' | 'type' | 'nprocs' | 'pid' | 'user' | 'command' | 'container' | 'hostname' | 'holder';
 
 const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: DataType }> = [
   { key: 'ns', label: 'NS', dataType: 'number' },
@@ -28,6 +29,8 @@ const COLUMN_DEFS: ReadonlyArray<{ key: CellSource; label: string; dataType: Dat
   { key: 'container', label: 'Container', dataType: '' },
   // Ours (not an lsns column): only uts rows whose hostname could be read have this cell.
   { key: 'hostname', label: 'Hostname', dataType: '' },
+  // Ours: only rows no process is in have this cell (what keeps the namespace alive).
+  { key: 'holder', label: 'Held by', dataType: '' },
 ];
 
 export const columnId = (key: CellSource): string => key;
@@ -40,12 +43,13 @@ export function cellKey(rowId: string, column: CellSource): string {
 
 /**
  * The cell values of one row, as the table shows them (Unicode strings). Rows of namespaces no
- * process is in (NPROCS 0) have empty Pid and Command cells. `hostname` is present only for uts
+ * process is in (NPROCS 0) have empty Pid and Command cells unless a thread or an fd holds them
+ * (its process's), and a Held by cell. `hostname` is present only for uts
  * rows (or merged rows with a uts namespace) whose hostname is known, `container` only for rows
  * with a container; no cell (no latest key) otherwise. A merged row (host-rows.ts) lists its
  * namespaces' inodes and types, in the same order, in NS and Type.
  */
-export function rowCells(row: HostTableRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname' | 'container'>, string> {
+export function rowCells(row: HostTableRow): Partial<Record<CellSource, string>> & Record<Exclude<CellSource, 'hostname' | 'container' | 'holder'>, string> {
   return {
     ns: row.merged ? row.merged.map((m) => String(m.ns)).join(MERGED_SEPARATOR) : String(row.ns),
     type: row.merged ? row.merged.map((m) => m.type).join(MERGED_SEPARATOR) : row.type,
@@ -54,6 +58,7 @@ export function rowCells(row: HostTableRow): Partial<Record<CellSource, string>>
     user: row.user === null ? '' : bytesToUnicode(row.user),
     command: row.command === null ? '' : bytesToUnicode(row.command),
     ...(row.container !== undefined ? { container: row.container } : {}),
+    ...(row.holder !== undefined && row.nprocs === 0 ? { holder: bytesToUnicode(holderCell(row.holder)) } : {}),
     // uname() nodename is already decoded as UTF-8 (native/uts-read.ts), unlike the byte-string columns.
     ...((row.type === 'uts' || row.merged?.some((m) => m.type === 'uts') === true) && row.hostname !== undefined ? { hostname: bytesToUnicode(row.hostname) } : {}),
   };

@@ -13,6 +13,7 @@ import { NS_TYPES } from '../procfs/types.js';
 import { scanContainers } from '../scan/containers.js';
 import { initialNamespaces } from '../scan/host-namespaces.js';
 import { Enricher } from '../scan/enrich.js';
+import { discoverHolders, fdUnreadableNote } from '../scan/holders/discover.js';
 import { scanNamespaces, type NamespaceRow } from '../scan/namespaces.js';
 import { TOPOLOGY_NAMES } from '../scope/topologies.js';
 import { assembleSnapshot, needsCgroups } from './assemble.js';
@@ -33,8 +34,10 @@ export async function takeSnapshot(p: SnapshotParams, deps: SnapshotDeps = {}): 
   let rows: NamespaceRow[];
   let utsWorker: number | null;
   try {
-    const persistent = enricher.persistentRows(scan.rows, NS_TYPES);
-    rows = [...scan.rows, ...persistent].sort((a, b) => a.ns - b.ns);
+    // Namespaces no process is in: held by a thread, an fd, a bind mount or a child namespace.
+    const held = discoverHolders(reader, users, scan, enricher.persistentRows(scan.rows, NS_TYPES), enricher, { hierarchy: true });
+    if (held.fdUnreadable > 0) warnings.push(fdUnreadableNote(held.fdUnreadable));
+    rows = [...scan.rows, ...held.rows].sort((a, b) => a.ns - b.ns);
     await enricher.hostnames(rows);
     utsWorker = uts.threadId;
   } finally {

@@ -6,13 +6,15 @@
  * serialised only when something it shows changed (or the namespace-count metric is due);
  * otherwise the same bytes are served and only the check time advances.
  *
- * Besides the scanner's rows: namespaces only bind mounts keep alive (persistent-refresh.ts) and
+ * Besides the scanner's rows: namespaces no process is in, held by a thread or an fd (the
+ * scanner's holders phase), a bind mount or the hierarchy (persistent-refresh.ts), and
  * the hostname inside each UTS namespace (hostname-refresh.ts); USER names are reloaded from
  * passwd once per full-rescan period.
  */
 import type { Logger } from 'pino';
 import { loadUserNames, passwdCandidates, type UserNames } from '../procfs/passwd.js';
 import { ProcReader, type ReadProblem } from '../procfs/reader.js';
+import type { ProcDetails } from '../procfs/types.js';
 import { IncrementalScanner } from '../scan/incremental.js';
 import { MetricHistory } from '../scope/host-metric.js';
 import { ProcessNodeCache } from '../scope/process-topology.js';
@@ -20,6 +22,8 @@ import { TOPOLOGY_NAMES } from '../scope/topologies.js';
 import { assembleSnapshot, needsCgroups } from './assemble.js';
 import { HostnameRefresh } from './hostname-refresh.js';
 import { PersistentRefresh } from './persistent-refresh.js';
+import { fdUnreadableNote } from '../scan/holders/discover.js';
+import { heldRows, type HeldRows } from '../scan/holders/held-rows.js';
 import { serialiseBetweenTurns, servedSnapshot, type ServedSnapshot } from './serialise.js';
 import { runSlicedTick } from './sliced-tick.js';
 import { TickLog } from './tick-log.js';
@@ -120,6 +124,22 @@ export class IncrementalSource {
     }, this.opts.intervalMs);
   }
 
+  /** Rows of the namespaces a thread, an fd or a bind mount holds and no process is in. */
+  private heldRows(): HeldRows {
+    const details = new Map<number, ProcDetails | null>();
+    return heldRows({
+      hasProcesses: (ino) => this.scanner.hasProcesses(ino),
+      holds: this.scanner.heldHolds(),
+      mountRows: this.persistent.rows,
+      details: (pid) => {
+        let d = details.get(pid);
+        if (d === undefined) details.set(pid, (d = this.reader.readDetails(pid)));
+        return d;
+      },
+      users: this.users,
+    });
+  }
+
   private async tick(first: boolean): Promise<void> {
     const started = performance.now();
     this.issues = {};
@@ -144,9 +164,19 @@ export class IncrementalSource {
     const rows = this.scanner.rows.map((r) => ({ ...r }));
     this.persistent.refresh(rows, this.users, warnings, started);
     await nextTurn();
-    const persistent = this.persistent.rows.filter((p) => !rows.some((r) => r.ns === p.ns));
-    const all = [...rows, ...persistent].sort((a, b) => a.ns - b.ns);
-    await this.hostnames.read(all, (ns) => this.persistent.accessPath(ns), warnings, started);
+    // Namespaces no process is in: held by a thread or an fd (the scanner's holders phase), a
+    // bind mount (persistent-refresh.ts), or only by a child namespace (the hierarchy above all).
+    const held = this.heldRows();
+    const above = this.persistent.hierarchy([...rows, ...held.rows], held.access, this.users, warnings, started);
+    const known = new Set([...rows, ...held.rows].map((r) => r.ns));
+    const noProcess = [...held.rows.map((r) => ({ ...r })), ...above.filter((r) => !known.has(r.ns)).map((r) => ({ ...r }))];
+    if (this.scanner.fdUnreadable > 0) warnings.push(fdUnreadableNote('some')); // no count: the log says it again only when it changes
+    const all = [...rows, ...noProcess].sort((a, b) => a.ns - b.ns);
+    const heldPath = (ns: number): string | null => {
+      const parts = held.access.get(ns);
+      return parts === undefined ? this.persistent.accessPath(ns) : this.reader.resolve(...parts);
+    };
+    await this.hostnames.read(all, heldPath, warnings, started);
     const signature = all.map((r) => `${r.ns}:${r.hostname ?? ''}`).join(',');
     const changed = first || stats.changed || signature !== this.lastSignature;
     const now = Date.now();
@@ -160,7 +190,7 @@ export class IncrementalSource {
     const summary = this.scanner.summary(this.opts.params.processNodes === 'all');
     const parts: ScanParts = {
       rows: all,
-      persistent: persistent.length,
+      persistent: noProcess.length,
       memberships: summary.memberships,
       counts: { processes: summary.processes, hostOnly: summary.hostOnly },
       containers: needsCgroups(topologies) ? summary.containers : null,

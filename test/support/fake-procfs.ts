@@ -19,6 +19,11 @@ export interface FakeProcess {
   cgroup?: string;
   /** Leave out `<pid>/ns` links (as when they cannot be read: pid 1 on some hosts). */
   noNs?: boolean;
+  /** `<pid>/fd/<n>` symlinks with these targets (`net:[4026532001]`, `socket:[123]`, `/dev/null`). */
+  fds?: Record<number, string>;
+  /** Threads besides the leader: `<pid>/task/<tid>/ns/*` (the leader's own links where not given); with
+   * them `<pid>/task/<pid>` too, so that `<pid>/task` has 2 + threads links as on procfs. */
+  threads?: ReadonlyArray<{ tid: number; ns?: Partial<Record<NsType, number>> }>;
 }
 
 export const INITIAL_NS: Record<NsType, number> = {
@@ -47,6 +52,17 @@ export function writeFakeProcfs(root: string, procs: readonly FakeProcess[], pas
     fs.writeFileSync(path.join(dir, 'cmdline'), Buffer.from(p.argv.length ? p.argv.join('\0') + '\0' : '', 'latin1'));
     if (!p.noNs) for (const type of NS_TYPES) fs.symlinkSync(`${type}:[${p.ns[type]}]`, path.join(dir, 'ns', type));
     if (p.cgroup !== undefined) fs.writeFileSync(path.join(dir, 'cgroup'), p.cgroup);
+    if (p.fds !== undefined) {
+      fs.mkdirSync(path.join(dir, 'fd'));
+      for (const [fd, target] of Object.entries(p.fds)) fs.symlinkSync(target, path.join(dir, 'fd', fd));
+    }
+    if (p.threads !== undefined) {
+      for (const th of [{ tid: p.pid, ns: {} }, ...p.threads]) {
+        const tdir = path.join(dir, 'task', String(th.tid), 'ns');
+        fs.mkdirSync(tdir, { recursive: true });
+        for (const type of NS_TYPES) fs.symlinkSync(`${type}:[${th.ns?.[type] ?? p.ns[type]}]`, path.join(tdir, type));
+      }
+    }
   }
   if (passwd !== undefined) {
     const etc = path.join(root, '1', 'root', 'etc');

@@ -17,8 +17,17 @@ export interface HolderScan {
   rows: NamespaceRow[];
   /** Every thread and fd hold read (of namespaces with processes too), for `list <namespace>`. */
   holds: TaskHold[];
-  /** Processes whose fd table could not be read: other users' need CAP_SYS_PTRACE. */
+  /** Processes whose fd table could not be read (another user's, without CAP_DAC_READ_SEARCH). */
   fdUnreadable: number;
+}
+
+/**
+ * Another user's `<pid>/fd` is mode 0500 and its own: reading it takes CAP_DAC_READ_SEARCH and the
+ * ptrace check (native-notes/holders.md). Namespaces only such fds hold are missing, and that is said.
+ */
+export function fdUnreadableNote(n: number | 'some'): string {
+  const who = n === 'some' ? 'some processes' : `${n} process${n === 1 ? '' : 'es'}`;
+  return `the open fds of ${who} could not be read (another user's fd directory needs CAP_DAC_READ_SEARCH besides CAP_SYS_PTRACE); namespaces only those fds hold are not shown`;
 }
 
 export function discoverHolders(

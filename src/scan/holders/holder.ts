@@ -61,11 +61,11 @@ export function compareTaskHolds(a: TaskHold, b: TaskHold): number {
 }
 
 /** `none`, or `<N>: thread a, fd b, bind mount c, hierarchy d` (kinds with none left out), for rows no process is in. */
-export function heldSummary(rows: ReadonlyArray<{ nprocs: number; holder?: HolderInfo }>): string {
+export function heldSummary(rows: ReadonlyArray<{ nprocs?: number; holder?: HolderInfo }>): string {
   const counts = new Map<HolderKind, number>();
   let total = 0;
   for (const r of rows) {
-    if (r.nprocs > 0 || r.holder === undefined) continue;
+    if (r.holder === undefined || (r.nprocs ?? 0) > 0) continue;
     counts.set(r.holder.kind, (counts.get(r.holder.kind) ?? 0) + 1);
     total++;
   }

@@ -42,7 +42,7 @@ export function drain<T>(g: Generator<void, T>): T {
  * process's own (`own`: its readable links), pushed to `out`. Nothing is read for a process with
  * one thread but the thread count (one stat). Returns how many threads were looked at.
  */
-export function readThreadHolds(reader: ProcReader, pid: number, own: readonly NsLink[], types: readonly NsType[], out: TaskHold[], scratch = new Float64Array(NS_TYPES.length)): number {
+export function readThreadHolds(reader: ProcReader, pid: number, own: readonly NsLink[], types: readonly NsType[], out: TaskHold[], scratch: Float64Array = new Float64Array(NS_TYPES.length)): number {
   if (reader.threadCount(pid) <= 1) return 0;
   const tids = reader.listTids(pid);
   let looked = 0;

@@ -7,6 +7,7 @@
  */
 import { allocWindow } from './phases/alloc-window.js';
 import { exits } from './phases/exits.js';
+import { holders } from './phases/holders.js';
 import { newPids } from './phases/new-pids.js';
 import { polledExits } from './phases/polled-exits.js';
 import { rebuild } from './phases/rebuild.js';
@@ -15,7 +16,7 @@ import { sweep } from './phases/sweep.js';
 import { young } from './phases/young.js';
 import type { Phase, ScanState, TickContext, TickStats } from './state.js';
 
-export const PHASES: readonly Phase[] = [allocWindow, exits, newPids, polledExits, young, sweep, representatives, rebuild];
+export const PHASES: readonly Phase[] = [allocWindow, exits, newPids, polledExits, young, sweep, holders, representatives, rebuild];
 
 /** Starts a tick: its number, its time, and no exits yet. */
 export function beginTick(s: ScanState, now = performance.now()): TickContext {

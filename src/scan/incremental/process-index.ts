@@ -64,6 +64,8 @@ export function dropProcess(s: ScanState, pid: number): void {
   s.young.delete(pid);
   s.repDetails.delete(pid);
   s.zombies.delete(pid);
+  s.holds.fdUnreadable.delete(pid);
+  if (s.holds.byPid.delete(pid)) s.holds.changed = true;
   const p = s.procs.get(pid);
   if (!p) return;
   for (const l of p.links) s.members.remove(pid, l);

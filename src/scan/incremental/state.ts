@@ -9,6 +9,7 @@ import type { UserNames } from '../../procfs/passwd.js';
 import type { PidAllocState, ReuseVerdict } from '../../procfs/pid-alloc.js';
 import type { ProcReader } from '../../procfs/reader.js';
 import { NS_TYPES, type NsLink, type ProcDetails } from '../../procfs/types.js';
+import type { TaskHold } from '../holders/holder.js';
 import type { NamespaceRow } from '../namespaces.js';
 import { CgroupCache } from './cgroup-cache.js';
 import { LinkSets } from './link-sets.js';
@@ -91,6 +92,9 @@ export interface ScanState {
   /** Sorted pids of `procs` for the sweep, rebuilt when `dirty`. */
   readonly sweep: { order: number[]; dirty: boolean; cursor: number; lastAt: number };
 
+  /** Threads and fds holding namespaces, by pid (holders phase); `changed` until the rebuild sees it. */
+  readonly holds: { byPid: Map<number, TaskHold[]>; fdUnreadable: Set<number>; cursor: number; lastAt: number; changed: boolean; readonly scratch: Float64Array };
+
   /** Rows of the last tick (rebuild). */
   rows: NamespaceRow[];
   /** Memberships or containers changed since the last rebuild. */
@@ -124,6 +128,7 @@ export function createScanState(reader: ProcReader, users: UserNames, opts: Incr
     exitedNow: new Set(),
     repDetails: new Map(),
     sweep: { order: [], dirty: true, cursor: 0, lastAt: 0 },
+    holds: { byPid: new Map(), fdUnreadable: new Set(), cursor: 0, lastAt: 0, changed: false, scratch: new Float64Array(NS_TYPES.length) },
     rows: [],
     structureChanged: true,
     usersChanged: false,

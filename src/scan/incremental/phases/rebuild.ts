@@ -37,8 +37,9 @@ export const rebuild: Phase = {
   *run(s, t) {
     let rowsChanged = false;
     if (s.structureChanged || t.detailsChanged || s.usersChanged || t.first) rowsChanged = rebuildRows(s);
-    t.stats.changed = rowsChanged || s.structureChanged;
+    t.stats.changed = rowsChanged || s.structureChanged || s.holds.changed;
     s.structureChanged = false;
+    s.holds.changed = false;
     s.usersChanged = false;
   },
 };

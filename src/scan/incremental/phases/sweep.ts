@@ -7,7 +7,17 @@
  * Changes: procs (re-reads), the sweep's order, cursor and time; stats.swept, stats.read.
  */
 import { readProcess } from '../process-index.js';
-import type { Phase } from '../state.js';
+import type { Phase, ScanState } from '../state.js';
+
+/** The known pids, ascending, rebuilt when a process came or went (the sweep's and the holders' order). */
+export function sweepOrder(s: ScanState): readonly number[] {
+  const sw = s.sweep;
+  if (sw.dirty) {
+    sw.order = [...s.procs.keys()].sort((a, b) => a - b);
+    sw.dirty = false;
+  }
+  return sw.order;
+}
 
 export const sweep: Phase = {
   name: 'sweep',
@@ -15,12 +25,8 @@ export const sweep: Phase = {
     const { now, stats } = t;
     const sw = s.sweep;
     if (!stats.full) {
-      if (sw.dirty) {
-        sw.order = [...s.procs.keys()].sort((a, b) => a - b);
-        sw.dirty = false;
-      }
+      const order = sweepOrder(s);
       const elapsed = sw.lastAt === 0 ? 0 : now - sw.lastAt;
-      const order = sw.order;
       const quota = Math.min(order.length, Math.ceil((order.length * elapsed) / s.fullRescanMs));
       for (let i = 0; i < quota && order.length > 0; i++) {
         if (sw.cursor >= order.length) sw.cursor = 0;
