@@ -445,7 +445,7 @@ async function main(): Promise<void> {
     if (a.containers > 0) {
       log(`making ${a.containers} containers of ${a.perContainer} processes (docker-shaped cgroups, own mnt/net/pid/uts/ipc)`);
       const made = await spawnContainers(a.containers, a.perContainer);
-      sleepers.push({ pids: [...made.containers.values()].flat(), cleanup: () => made.cleanup() });
+      sleepers.push({ pids: [...made.containers.values()].flat(), fds: made.fds, cleanup: () => made.cleanup() });
     } else {
       const toSpawn = Math.max(0, a.procs - results.processes.before);
       log(`spawning ${toSpawn} sleepers (every 50th in new net+uts namespaces)`);
