@@ -83,6 +83,21 @@ t.test('parseArgs: defaults, sections and bad flags', async (t) => {
   t.throws(() => parseArgs(['--bogus']), /unknown argument/);
 });
 
+t.test('parseArgs: the fd scenario', async (t) => {
+  const d = parseArgs([]);
+  t.equal(d.fds, 0, 'no fds by default: the scenario as it was');
+  t.equal(d.nsFdEvery, 50);
+  const f = parseArgs(['--fds', '20', '--ns-fd-every', '10']);
+  t.equal(f.fds, 20);
+  t.equal(f.nsFdEvery, 10);
+  t.equal(parseArgs(['--ns-fd-every', '0', '--fds', '5']).nsFdEvery, 0, 'order free; 0: no namespace fds');
+  t.throws(() => parseArgs(['--fds', '1001']), /--fds must be an integer 0\.\.1000/);
+  t.throws(() => parseArgs(['--fds', '-1']), /--fds must be/);
+  t.throws(() => parseArgs(['--fds', '3', '--ns-fd-every', '-2']), /--ns-fd-every must be/);
+  t.throws(() => parseArgs(['--ns-fd-every', '10']), /--ns-fd-every needs --fds/);
+  t.throws(() => parseArgs(['--fds', '0', '--ns-fd-every', '10']), /--ns-fd-every needs --fds/);
+});
+
 t.test('fd scenario helpers: kinds, holders, stdio, figures', async (t) => {
   t.same(fdKinds(5), ['file', 'pipe', 'socket', 'file', 'pipe']);
   t.same(fdKinds(0), []);
@@ -146,6 +161,7 @@ t.test('scale: sizes and the targets at each', async (t) => {
     list: l,
     cpu: cpuPercent === null || rssMedianMb === null ? null : ({ cpuPercent, rssMedianMb } as CpuWindow),
     freshness: { appearMaxMs: 1100, disappearMaxMs: 1600 } as Freshness,
+    fds: null,
   });
   const small = scaleTargets(point(110, list(110, 80, 15, 58), 0.5, 60));
   t.match(small[0], { figure: 'list ms above node -e 0', value: 22, limit: 25, met: true });
