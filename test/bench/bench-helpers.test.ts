@@ -8,6 +8,8 @@ import { parseSizes, scaleTargets, type ScalePoint } from '../bench/scale.js';
 import type { ListFigures } from '../bench/list-vs-lsns.js';
 import type { CpuWindow } from '../bench/serve-figures.js';
 import type { Freshness } from '../bench/freshness.js';
+import { containerScript } from '../bench/containers.js';
+import { describeFds, fdKinds, holdsNsFd, sleeperStdio, sumFdFigures, type FdFigures } from '../bench/fds.js';
 
 t.test('quantiles interpolate between order statistics', async (t) => {
   t.equal(median([4, 1, 3, 2]), 2.5);
@@ -81,6 +83,63 @@ t.test('parseArgs: defaults, sections and bad flags', async (t) => {
   t.throws(() => parseArgs(['--bogus']), /unknown argument/);
 });
 
+t.test('parseArgs: the fd scenario', async (t) => {
+  const d = parseArgs([]);
+  t.equal(d.fds, 0, 'no fds by default: the scenario as it was');
+  t.equal(d.nsFdEvery, 50);
+  const f = parseArgs(['--fds', '20', '--ns-fd-every', '10']);
+  t.equal(f.fds, 20);
+  t.equal(f.nsFdEvery, 10);
+  t.equal(parseArgs(['--ns-fd-every', '0', '--fds', '5']).nsFdEvery, 0, 'order free; 0: no namespace fds');
+  t.throws(() => parseArgs(['--fds', '1001']), /--fds must be an integer 0\.\.1000/);
+  t.throws(() => parseArgs(['--fds', '-1']), /--fds must be/);
+  t.throws(() => parseArgs(['--fds', '3', '--ns-fd-every', '-2']), /--ns-fd-every must be/);
+  t.throws(() => parseArgs(['--ns-fd-every', '10']), /--ns-fd-every needs --fds/);
+  t.throws(() => parseArgs(['--fds', '0', '--ns-fd-every', '10']), /--ns-fd-every needs --fds/);
+});
+
+t.test('fd scenario helpers: kinds, holders, stdio, figures', async (t) => {
+  t.same(fdKinds(5), ['file', 'pipe', 'socket', 'file', 'pipe']);
+  t.same(fdKinds(0), []);
+  t.same(
+    Array.from({ length: 150 }, (_, i) => i).filter((i) => holdsNsFd(i, 50)),
+    [49, 99, 149],
+    'the last of every 50',
+  );
+  t.equal(Array.from({ length: 10 }, (_, i) => i).filter((i) => holdsNsFd(i, 1)).length, 10, 'M 1: all');
+  t.notOk(holdsNsFd(49, 0), 'M 0: none');
+  const src = { file: 20, pipe: 21, socket: 23 };
+  t.equal(sleeperStdio(src, 0, 30), 'ignore', 'N 0: stdio as before, no namespace fd either');
+  t.same(sleeperStdio(src, 4, null), ['ignore', 'ignore', 'ignore', 'ignore', 20, 21, 23, 20]);
+  t.same(sleeperStdio(src, 2, 30), ['ignore', 'ignore', 'ignore', 30, 20, 21], 'the namespace fd at 3');
+  const batch = (processes: number, nsFdHolders: number, nsFdTargets: string[]): FdFigures => ({
+    fds: 20,
+    nsFdEvery: 50,
+    kinds: ['/dev/null', 'a pipe', 'a unix socket'],
+    processes,
+    nsFdHolders,
+    nsFdTargets,
+  });
+  t.equal(sumFdFigures([null, null]), null);
+  t.match(sumFdFigures([batch(900, 17, ['net:[4026532300]']), null, batch(4000, 79, ['net:[4026532999]'])]), {
+    fds: 20,
+    processes: 4900,
+    nsFdHolders: 96,
+    nsFdTargets: ['net:[4026532300]', 'net:[4026532999]'],
+  });
+  t.equal(describeFds(null), 'fds: none added (--fds 0)');
+  t.equal(describeFds(batch(4930, 98, ['net:[4026532300]'])), 'fds: 4,930 processes made with 20 more fds each (/dev/null, a pipe, a unix socket in turn); 1 in 50 (98) also fd 3 on net:[4026532300]');
+  t.match(describeFds({ ...batch(10, 0, []), nsFdEvery: 0 }), /; no namespace fds$/);
+});
+
+t.test('containerScript: unchanged without namespace fds; else fd 3 closed in all but 1 in M', async (t) => {
+  t.equal(containerScript(3, 900), 'i=1; while [ $i -lt 3 ]; do sleep 900 & i=$((i+1)); done; exec sleep 900');
+  const s = containerScript(3, 900, { base: 100, every: 50 });
+  t.match(s, /if \[ \$\(\( \(100 \+ i\) % 50 \)\) -eq 49 \]; then sleep 900 & else sleep 900 3<&- & fi/);
+  t.ok(s.endsWith('exec sleep 900 3<&-'), 'process 100 (the init) is not the last of its 50');
+  t.ok(containerScript(3, 900, { base: 149, every: 50 }).endsWith('exec sleep 900'), 'process 149 is');
+});
+
 t.test('scale: sizes and the targets at each', async (t) => {
   t.same(parseSizes('5000,100,1000,100'), [100, 1000, 5000], 'ascending, once each');
   t.throws(() => parseSizes('100,0'), /sizes 1\.\.20000/);
@@ -102,6 +161,7 @@ t.test('scale: sizes and the targets at each', async (t) => {
     list: l,
     cpu: cpuPercent === null || rssMedianMb === null ? null : ({ cpuPercent, rssMedianMb } as CpuWindow),
     freshness: { appearMaxMs: 1100, disappearMaxMs: 1600 } as Freshness,
+    fds: null,
   });
   const small = scaleTargets(point(110, list(110, 80, 15, 58), 0.5, 60));
   t.match(small[0], { figure: 'list ms above node -e 0', value: 22, limit: 25, met: true });

@@ -3,7 +3,8 @@
  * and 20,000 processes; sleepers added, every 50th in new net+uts namespaces) and measures at each
  * `list` against lsns and `node -e 0`, and a fresh `serve` at its default settings: CPU and RSS over
  * a window after a warm-up, its report, and freshness. Sizes below the host's own process count
- * are measured as the host is. Every process started here is killed by pid.
+ * are measured as the host is. With an fd scenario (fds.ts) each size's new sleepers hold it too.
+ * Every process started here is killed by pid.
  */
 import type { ChildProcess } from 'node:child_process';
 import { measureFreshness, type Freshness } from './freshness.js';
@@ -14,6 +15,7 @@ import { measureCpuWindow, type CpuWindow } from './serve-figures.js';
 import { startServe, stopServe, type Serve } from './serve-process.js';
 import { MAX_SLEEPERS, spawnSleepers, type Sleepers } from './spawn.js';
 import { round } from './stats.js';
+import { NO_FDS, sumFdFigures, type FdFigures, type FdScenario } from './fds.js';
 
 export const DEFAULT_SIZES: readonly number[] = [100, 1000, 5000, 20000];
 
@@ -25,6 +27,8 @@ export interface ScaleOptions {
   trials: number;
   lsns: string | null;
   serveArgs: readonly string[];
+  /** The fds every sleeper made holds (--fds, --ns-fd-every); NO_FDS: none. */
+  fds?: FdScenario;
 }
 
 export interface ScalePoint {
@@ -33,6 +37,8 @@ export interface ScalePoint {
   list: ListFigures;
   cpu: CpuWindow | null;
   freshness: Freshness | null;
+  /** What all sleepers made so far hold beyond stdio; null: none added. */
+  fds: FdFigures | null;
 }
 
 /** `--scale 100,1000,5000,20000`: ascending sizes of 1..MAX_SLEEPERS. */
@@ -74,7 +80,7 @@ export async function runScale(cli: string, o: ScaleOptions, log: (msg: string) 
     if (toSpawn > 0) {
       log(`scale ${size}: spawning ${toSpawn} sleepers`);
       // Long-lived: the whole scale run must fit in their lifetime; they are killed at the end anyway.
-      sleepers.push(await spawnSleepers(toSpawn, 50, 7200));
+      sleepers.push(await spawnSleepers(toSpawn, 50, 7200, ['--net', '--uts'], o.fds ?? NO_FDS));
     }
     log(`scale ${size}: list vs lsns, ${o.runs} alternating runs`);
     const list = measureList(cli, o.lsns, o.runs);
@@ -84,7 +90,7 @@ export async function runScale(cli: string, o: ScaleOptions, log: (msg: string) 
     try {
       const cpu: CpuWindow = await measureCpuWindow(client, serve.pid, o.warmupSec, o.durationSec);
       const freshness: Freshness = await measureFreshness(client, o.trials, 30_000, track);
-      points.push({ size, processes: list.processes, list, cpu, freshness });
+      points.push({ size, processes: list.processes, list, cpu, freshness, fds: sumFdFigures(sleepers.map((s) => s.fds)) });
     } finally {
       client.close();
       await stopServe(serve);

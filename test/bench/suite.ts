@@ -4,13 +4,14 @@
  *
  *   node dist/bench/test/bench/suite.js [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T]
  *     [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness]
- *     [--serve-arg ARG]... [--containers C [--per-container P]] [--scale default | N,N,...]
+ *     [--serve-arg ARG]... [--containers C [--per-container P]] [--scale default | N,N,...] [--fds N [--ns-fd-every M]]
  *
  * `--scale` (scale.ts) instead grows the host through several sizes (default 100, 1,000, 5,000,
  * 20,000) and measures list, serve's CPU/RSS/report and freshness at each.
  *
  * Scenario: sleepers are added until the host has ~--procs processes (default 5,000; every 50th in
- * its own net+uts namespaces). `serve` is a black box at its default settings (--serve-arg adds
+ * its own net+uts namespaces; with --fds N each holds N more open fds, 1 in --ns-fd-every M, default
+ * 50, also an fd on the first isolated sleeper's net namespace: fds.ts). `serve` is a black box at its default settings (--serve-arg adds
  * options): spawned over a temporary plugins root, polled through its unix socket like the probe.
  *  - list: `list --json --list` vs `lsns --json --list`, --runs alternating runs, `node -e 0` floor
  *    (run before serve starts, so serve does not compete with it).
@@ -48,6 +49,7 @@ import { startServe, stopServe, type Serve } from './serve-process.js';
 import { spawnContainers } from './containers.js';
 import { killChildren, spawnSleepers, type Sleepers } from './spawn.js';
 import { DEFAULT_SIZES, parseSizes, renderScale, runScale } from './scale.js';
+import { describeFds, MAX_FDS, NO_FDS, sumFdFigures, type FdFigures } from './fds.js';
 import { round } from './stats.js';
 
 const SECTIONS = ['list', 'cpu', 'singles', 'burst', 'freshness'] as const;
@@ -71,10 +73,14 @@ interface Args {
   perContainer: number;
   /** The scale table's sizes (--scale); null: one scenario. */
   scale: number[] | null;
+  /** More open fds per process made (--fds); 0: none. */
+  fds: number;
+  /** 1 in this many of them also hold an fd on a namespace (--ns-fd-every; only with --fds). */
+  nsFdEvery: number;
 }
 
 const USAGE =
-  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]... [--containers C [--per-container P]] [--scale N,N,...]';
+  'usage: [--procs N] [--duration S] [--warmup S] [--runs R] [--trials T] [--singles N] [--bursts B] [--json FILE] [--skip-lsns] [--lsns PATH] [--only list,cpu,singles,burst,freshness] [--serve-arg ARG]... [--containers C [--per-container P]] [--scale N,N,...] [--fds N [--ns-fd-every M]]';
 
 export function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
@@ -93,7 +99,10 @@ export function parseArgs(argv: readonly string[]): Args {
     containers: 0,
     perContainer: 50,
     scale: null,
+    fds: NO_FDS.fds,
+    nsFdEvery: NO_FDS.nsFdEvery,
   };
+  let nsFdEveryGiven = false;
   const num = (k: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new Error(`${k} must be an integer ${lo}..${hi}; ${USAGE}`);
@@ -119,6 +128,8 @@ export function parseArgs(argv: readonly string[]): Args {
     else if (k === '--containers') ((a.containers = num(k, v, 1, 2000)), i++);
     else if (k === '--per-container') ((a.perContainer = num(k, v, 1, 1000)), i++);
     else if (k === '--scale') ((a.scale = str(k, v) === 'default' ? [...DEFAULT_SIZES] : parseSizes(str(k, v))), i++);
+    else if (k === '--fds') ((a.fds = num(k, v, 0, MAX_FDS)), i++);
+    else if (k === '--ns-fd-every') ((a.nsFdEvery = num(k, v, 0, 20000)), (nsFdEveryGiven = true), i++);
     else if (k === '--skip-lsns') a.skipLsns = true;
     else if (k === '--only') {
       const parts = str(k, v).split(',');
@@ -128,6 +139,7 @@ export function parseArgs(argv: readonly string[]): Args {
       i++;
     } else throw new Error(`unknown argument ${k}; ${USAGE}`);
   }
+  if (nsFdEveryGiven && a.fds === 0) throw new Error(`--ns-fd-every needs --fds N (N > 0); ${USAGE}`);
   return a;
 }
 
@@ -166,6 +178,8 @@ interface Results {
   /** The same client against a trivial server of the same answer size: what this machine allows. */
   floor: { singles: Latencies | null; bursts: Bursts | null } | null;
   freshness: Freshness | null;
+  /** What the processes made hold beyond stdio (--fds, --ns-fd-every); null: none added. */
+  fds: FdFigures | null;
   targets: Record<string, { value: number | null; limit: number; met: boolean | null }>;
 }
 
@@ -306,6 +320,7 @@ function render(r: Results): string {
     `machine: nproc ${String(m['nproc'])}, ${String(m['model'])}, kernel ${String(m['kernel'])}, Node ${String(m['node'])}, ${typeof m['lsns'] === 'string' ? m['lsns'] : 'lsns skipped'}`,
     `date ${String(m['date'])}; load average before ${String(m['loadBefore'])}, after ${String(m['loadAfter'])} (shared machine)`,
     `processes: ${r.processes.before} before, ${r.processes.withSleepers} with sleepers, ${r.processes.atEnd} at the end; serve: default settings${(r.options['serveArgs'] as string[]).length ? ' + ' + (r.options['serveArgs'] as string[]).join(' ') : ''}`,
+    describeFds(r.fds),
   ];
   return head.join('\n') + '\n\n' + table(rows);
 }
@@ -408,6 +423,8 @@ async function main(): Promise<void> {
       bursts: a.bursts,
       only: [...a.only],
       serveArgs: a.serveArgs,
+      fds: a.fds,
+      nsFdEvery: a.fds > 0 ? a.nsFdEvery : null,
     },
     processes: { before: countProcesses(), withSleepers: 0, atEnd: 0 },
     list: null,
@@ -417,13 +434,15 @@ async function main(): Promise<void> {
     burstsHttp: null,
     floor: null,
     freshness: null,
+    fds: null,
     targets: {},
   };
+  const fdScenario = { fds: a.fds, nsFdEvery: a.nsFdEvery };
   if (a.scale !== null) {
     try {
       const points = await runScale(
         cli,
-        { sizes: a.scale, warmupSec: a.warmupSec, durationSec: a.durationSec, runs: a.runs, trials: a.trials, lsns: wantLsns ? a.lsns : null, serveArgs: a.serveArgs },
+        { sizes: a.scale, warmupSec: a.warmupSec, durationSec: a.durationSec, runs: a.runs, trials: a.trials, lsns: wantLsns ? a.lsns : null, serveArgs: a.serveArgs, fds: fdScenario },
         log,
         (c) => children.push(c),
         sleepers,
@@ -432,8 +451,9 @@ async function main(): Promise<void> {
         .loadavg()
         .map((x) => round(x, 2))
         .join(' ');
-      process.stdout.write(`machine: ${JSON.stringify(machine)}\n\n${renderScale(points)}`);
-      if (a.json) fs.writeFileSync(a.json, JSON.stringify({ machine, options: results.options, scale: points }, null, 2) + '\n');
+      const fds = sumFdFigures(sleepers.map((s) => s.fds));
+      process.stdout.write(`machine: ${JSON.stringify(machine)}\n${describeFds(fds)}\n\n${renderScale(points)}`);
+      if (a.json) fs.writeFileSync(a.json, JSON.stringify({ machine, options: results.options, fds, scale: points }, null, 2) + '\n');
     } finally {
       killAll();
     }
@@ -441,17 +461,19 @@ async function main(): Promise<void> {
   }
   let serve: Serve | null = null;
   let client: ProbeClient | null = null;
+  const fdsLog = a.fds > 0 ? `, each with ${a.fds} more fds${a.nsFdEvery > 0 ? `, 1 in ${a.nsFdEvery} also one on a net namespace` : ''}` : '';
   try {
     if (a.containers > 0) {
-      log(`making ${a.containers} containers of ${a.perContainer} processes (docker-shaped cgroups, own mnt/net/pid/uts/ipc)`);
-      const made = await spawnContainers(a.containers, a.perContainer);
-      sleepers.push({ pids: [...made.containers.values()].flat(), cleanup: () => made.cleanup() });
+      log(`making ${a.containers} containers of ${a.perContainer} processes (docker-shaped cgroups, own mnt/net/pid/uts/ipc)${fdsLog}`);
+      const made = await spawnContainers(a.containers, a.perContainer, 900, fdScenario);
+      sleepers.push({ pids: [...made.containers.values()].flat(), fds: made.fds, cleanup: () => made.cleanup() });
     } else {
       const toSpawn = Math.max(0, a.procs - results.processes.before);
-      log(`spawning ${toSpawn} sleepers (every 50th in new net+uts namespaces)`);
-      sleepers.push(await spawnSleepers(toSpawn));
+      log(`spawning ${toSpawn} sleepers (every 50th in new net+uts namespaces)${fdsLog}`);
+      sleepers.push(await spawnSleepers(toSpawn, 50, 900, ['--net', '--uts'], fdScenario));
     }
     results.processes.withSleepers = countProcesses();
+    results.fds = sumFdFigures(sleepers.map((s) => s.fds));
 
     if (a.only.has('list')) {
       log(`list vs lsns: ${a.runs} alternating runs`);
