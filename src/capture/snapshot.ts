@@ -9,10 +9,22 @@
  *   DIR/proc/<pid>/stat             verbatim
  *   DIR/proc/<pid>/status           verbatim, unless its effective uid is not the dir owner (fixStatusUid)
  *   DIR/proc/<pid>/cmdline          first 8191 bytes (see cmdlinePids for which pids get one)
+ *   DIR/proc/<pid>/fd/<n>           symlinks with the kernel's link text, every kind (`net:[4026531840]`,
+ *                                   `socket:[123]`, `/dev/null`, `/tmp/x (deleted)`: the scanner reads only
+ *                                   the text); at most MAX_FDS_PER_PROCESS (4096) per process, the lowest
+ *                                   numbers; none for a process whose fd directory cannot be listed
+ *   DIR/proc/<pid>/task/<tid>/ns/<type>, DIR/proc/<pid>/task/<tid>/stat
+ *                                   only for processes with more than one thread, for EVERY thread,
+ *                                   the leader's own tid included: the fixture's `<pid>/task` then has
+ *                                   nlink 2 + threads, as on procfs, which is how the scanner counts them
  *   DIR/proc/<1|2>/root/etc/passwd  the passwd file the scanner would use on the live host
  *   DIR/expected/<n>.args           lsns arguments, one per line
  *   DIR/expected/<n>.out            lsns's exact stdout (LANG=C.UTF-8, stdout a pipe)
- *   DIR/capture.json                when, kernel, lsns version, passwd source, uid rewrites
+ *   DIR/capture.json                when, kernel, lsns version, passwd source, uid rewrites, the fd cap
+ *                                   and what the fd / thread walk had to leave out (`skipped`)
+ * Fd directories that cannot be listed (EACCES), and processes, threads or fds that end while they
+ * are read (ENOENT, ESRCH), are left out and counted in capture.json's `skipped`, never an error:
+ * lsns 2.38.1 shows neither fds nor threads, so they are not part of the consistency check below.
  * Pids none of whose ns links can be read (an init that hides them even from root) are left out: the scanner skips them
  * anyway, and they contribute nothing lsns could show.
  *
@@ -78,6 +90,137 @@ export interface CaptureResult {
   passwdSource: string | null;
   /** pids whose status got the /proc/<pid> owner as effective uid. */
   uidRewrites: number[];
+  /** What the fd and thread walk left out (also in capture.json). */
+  skipped: SkipNotes;
+}
+
+/** At most this many fd links are recorded per process (the lowest numbers): a process with a
+ * huge fd table (a proxy, a database) would otherwise put 100 000s of symlinks into a fixture. */
+export const MAX_FDS_PER_PROCESS = 4096;
+
+/** What the fd and thread walk could not record. pid lists are sorted and without repeats. */
+export interface SkipNotes {
+  /** fd directory not listable for another reason than the process ending (EACCES): no fd recorded. */
+  fdDirUnreadable: number[];
+  /** More than MAX_FDS_PER_PROCESS fds: only the lowest MAX_FDS_PER_PROCESS were recorded. */
+  fdsCapped: number[];
+  /** fd links not recorded: closed between the listing and the readlink, or not readable. */
+  fdLinks: number;
+  /** task directory not listable for another reason than the process ending: no thread recorded. */
+  taskDirUnreadable: number[];
+  /** Threads not recorded: ended before their links were read (or none of them was readable). */
+  threads: number;
+  /** Processes that ended while their fds or threads were being read. */
+  vanished: number[];
+}
+
+export function emptySkipNotes(): SkipNotes {
+  return { fdDirUnreadable: [], fdsCapped: [], fdLinks: 0, taskDirUnreadable: [], threads: 0, vanished: [] };
+}
+
+/** The source side of the fd and thread walk: plain fs on the live /proc; a test passes failures. */
+export interface SourceIo {
+  readdir(dir: string): string[];
+  /** The link's target text, byte for byte (an fd's path need not be UTF-8). */
+  readlink(file: string): Buffer;
+  /** st_nlink of a directory. */
+  nlink(dir: string): number;
+  readFile(file: string, limit: number): Buffer;
+}
+
+export const FS_SOURCE: SourceIo = {
+  readdir: (dir) => fs.readdirSync(dir),
+  readlink: (file) => fs.readlinkSync(file, { encoding: 'buffer' }),
+  nlink: (dir) => fs.statSync(dir).nlink,
+  readFile: (file, limit) => readCapped(file, limit),
+};
+
+/** ENOENT / ESRCH: what procfs says for a process, thread or fd that is gone. */
+function gone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ESRCH';
+}
+
+/** Names that are numbers as procfs writes them (no sign, no leading zero), ascending. */
+function numericNames(names: readonly string[]): number[] {
+  return names
+    .filter((n) => /^(0|[1-9][0-9]{0,9})$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+function addPid(list: number[], pid: number): void {
+  if (!list.includes(pid)) list.push(pid);
+}
+
+/**
+ * `src/fd/<n>` -> `dst/fd/<n>`: one symlink per fd with the same target bytes, at most
+ * MAX_FDS_PER_PROCESS. Whatever cannot be read is counted in `notes`, never thrown.
+ */
+export function copyFdLinks(io: SourceIo, src: string, dst: string, pid: number, notes: SkipNotes): void {
+  let fds: number[];
+  try {
+    fds = numericNames(io.readdir(`${src}/fd`));
+  } catch (err) {
+    addPid(gone(err) ? notes.vanished : notes.fdDirUnreadable, pid);
+    return;
+  }
+  if (fds.length > MAX_FDS_PER_PROCESS) {
+    addPid(notes.fdsCapped, pid);
+    fds = fds.slice(0, MAX_FDS_PER_PROCESS);
+  }
+  let made = false;
+  for (const fd of fds) {
+    let target: Buffer;
+    try {
+      target = io.readlink(`${src}/fd/${fd}`);
+    } catch {
+      notes.fdLinks++; // closed meanwhile (ENOENT), or not ours to read
+      continue;
+    }
+    if (!made) fs.mkdirSync(path.join(dst, 'fd'), { recursive: true });
+    made = true;
+    fs.symlinkSync(target, path.join(dst, 'fd', String(fd)));
+  }
+}
+
+/**
+ * For a process with more than one thread (nlink of `src/task` minus 2, as the scanner counts):
+ * `dst/task/<tid>/ns/<type>` for every thread and type whose link can be read, and the thread's
+ * stat. A thread none of whose links can be read (it ended) is left out and counted.
+ */
+export function copyThreads(io: SourceIo, src: string, dst: string, pid: number, notes: SkipNotes): void {
+  let tids: number[];
+  try {
+    if (io.nlink(`${src}/task`) - 2 <= 1) return;
+    tids = numericNames(io.readdir(`${src}/task`));
+  } catch (err) {
+    addPid(gone(err) ? notes.vanished : notes.taskDirUnreadable, pid);
+    return;
+  }
+  if (tids.length <= 1) return; // the others ended between the stat and the listing
+  for (const tid of tids) {
+    const links: Array<[NsType, Buffer]> = [];
+    for (const type of NS_TYPES) {
+      try {
+        links.push([type, io.readlink(`${src}/task/${tid}/ns/${type}`)]);
+      } catch {
+        // ended meanwhile (ENOENT, ESRCH), or a link not ours to read: not created
+      }
+    }
+    if (links.length === 0) {
+      notes.threads++;
+      continue;
+    }
+    const dir = path.join(dst, 'task', String(tid));
+    fs.mkdirSync(path.join(dir, 'ns'), { recursive: true });
+    for (const [type, text] of links) fs.symlinkSync(text, path.join(dir, 'ns', type));
+    try {
+      fs.writeFileSync(path.join(dir, 'stat'), io.readFile(`${src}/task/${tid}/stat`, 65536));
+    } catch {
+      // ended after its links were read: the links alone still say what it held
+    }
+  }
 }
 
 export class CaptureError extends Error {}
@@ -218,6 +361,7 @@ interface Snapshot {
   pids: number;
   uidRewrites: number[];
   passwdSource: string | null;
+  skipped: SkipNotes;
 }
 
 /** Copies what the scanner reads from `proc` into `out` (a fresh directory). */
@@ -225,11 +369,14 @@ function writeSnapshot(proc: string, out: string, pids: readonly number[], allCm
   const links = readAllLinks(proc, pids);
   const withCmdline = allCmdlines ? new Set(links.keys()) : cmdlinePids(links);
   const uidRewrites: number[] = [];
+  const skipped = emptySkipNotes();
   for (const [pid, map] of links) {
     const src = `${proc}/${pid}`;
     const dst = path.join(out, String(pid));
     fs.mkdirSync(path.join(dst, 'ns'), { recursive: true });
     for (const [type, text] of map) fs.symlinkSync(text, path.join(dst, 'ns', type));
+    copyFdLinks(FS_SOURCE, src, dst, pid, skipped);
+    copyThreads(FS_SOURCE, src, dst, pid, skipped);
     try {
       copyCapped(`${src}/stat`, path.join(dst, 'stat'), 65536);
       const status = readCapped(`${src}/status`, 65536).toString('latin1');
@@ -259,7 +406,8 @@ function writeSnapshot(proc: string, out: string, pids: readonly number[], allCm
     fs.writeFileSync(path.join(out, where), text);
     break;
   }
-  return { pids: links.size, uidRewrites, passwdSource };
+  for (const list of [skipped.fdDirUnreadable, skipped.fdsCapped, skipped.taskDirUnreadable, skipped.vanished]) list.sort((a, b) => a - b);
+  return { pids: links.size, uidRewrites, passwdSource, skipped };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -335,8 +483,21 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
         passwdSource: snap.passwdSource,
         statusUidRewrittenForPids: snap.uidRewrites,
         cmdlines: opts.allCmdlines ? 'all' : 'lowest pid of each namespace, and processes outside the first namespaces',
+        fds: `every /proc/<pid>/fd/<n> link as the symlink <pid>/fd/<n> with the same text, at most ${MAX_FDS_PER_PROCESS} per process (the lowest numbers)`,
+        threads: 'processes with more than one thread: <pid>/task/<tid>/ns/<type> and <pid>/task/<tid>/stat for every thread, the leader included',
+        skipped: snap.skipped,
         attempts: attempt,
       };
+      const s = snap.skipped;
+      const left = [
+        s.fdDirUnreadable.length > 0 ? `fd directory unreadable for pids ${s.fdDirUnreadable.join(' ')}` : '',
+        s.fdsCapped.length > 0 ? `only the first ${MAX_FDS_PER_PROCESS} fds of pids ${s.fdsCapped.join(' ')}` : '',
+        s.fdLinks > 0 ? `${s.fdLinks} fd link(s) gone or unreadable` : '',
+        s.taskDirUnreadable.length > 0 ? `task directory unreadable for pids ${s.taskDirUnreadable.join(' ')}` : '',
+        s.threads > 0 ? `${s.threads} thread(s) gone` : '',
+        s.vanished.length > 0 ? `pids ${s.vanished.join(' ')} ended during the fd / thread walk` : '',
+      ].filter((x) => x !== '');
+      if (left.length > 0) log(`left out (see capture.json "skipped"): ${left.join('; ')}`);
       fs.writeFileSync(path.join(opts.dest, 'capture.json'), JSON.stringify(info, null, 2) + '\n');
       return {
         pids: snap.pids,
@@ -345,6 +506,7 @@ export async function capture(opts: CaptureOptions): Promise<CaptureResult> {
         lsns: haveLsns,
         passwdSource: snap.passwdSource,
         uidRewrites: snap.uidRewrites,
+        skipped: snap.skipped,
       };
     }
     fs.rmSync(tmp, { recursive: true, force: true });
