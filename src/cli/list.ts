@@ -127,7 +127,9 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
       // Process mode: lsns <ns> lists that namespace's processes. One no process is in lists
       // none; what keeps it alive is said on stderr (looked up now, with or without --holders).
       const ino = opts.namespace;
-      const row = rows.find((r) => r.ns === ino) ?? (scan.members.has(ino ?? 0) ? undefined : findHolders().rows.find((r) => r.ns === ino));
+      const listed = rows.find((r) => r.ns === ino);
+      // A bind-mount row does not know of threads or fds that may hold it too (they come first).
+      const row = listed !== undefined && listed.nprocs > 0 ? listed : (findHolders().rows.find((r) => r.ns === ino) ?? listed);
       if (!row) return usage(`not found namespace: ${opts.namespace}`, false);
       if (row.nprocs === 0)
         io.err(`${prog}: namespace ${row.ns} (${row.type}) has no process in it; held by ${row.holder ? bytesToUnicode(holderCell(row.holder)) : 'something this scan cannot see'}\n`);

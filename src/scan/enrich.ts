@@ -135,6 +135,8 @@ export class Enricher {
     const add = (ancestor: number, relation: 'parent' | 'owner', type: NsType, ino: number): void => {
       if (ancestor === 0 || known.has(ancestor)) return;
       const list = children.get(ancestor);
+      // A user namespace's owner is its parent: one holder, named as the parent.
+      if (list?.some((c) => c.ino === ino) === true) return;
       if (list) list.push({ relation, type, ino });
       else children.set(ancestor, [{ relation, type, ino }]);
     };
@@ -152,8 +154,7 @@ export class Enricher {
       row.holder = { kind: 'hierarchy', text: hierarchyHoldText(first.relation, first), more: list.length - 1 };
       out.push(row);
     }
-    const summary = this.walker.summary();
-    if (summary) this.warnOnce('relations', summary);
+    // Walk failures are not warned about here: they only matter where PNS/ONS are shown (enrichSync says so then).
     return out.sort((a, b) => a.ns - b.ns);
   }
 
