@@ -152,6 +152,8 @@ t.test('scale: sizes and the targets at each', async (t) => {
     oursMs,
     lsnsMs,
     ratio: oursMs / lsnsMs,
+    holdersMs: oursMs,
+    holdersRatio: oursMs / lsnsMs,
     oursRows: 1,
     lsnsRows: 1,
   });

@@ -38,6 +38,9 @@ export interface ListFigures {
   oursMs: number;
   lsnsMs: number | null;
   ratio: number | null;
+  /** `list --json --list --holders` (threads, fds and the hierarchy read too), same runs. */
+  holdersMs: number;
+  holdersRatio: number | null;
   oursRows: number;
   lsnsRows: number | null;
 }
@@ -46,18 +49,22 @@ export interface ListFigures {
 export function measureList(cli: string, lsns: string | null, runs: number): ListFigures {
   const floorArgs = ['-e', '0'];
   const oursArgs = [cli, 'list', '--json', '--list'];
+  const holdersArgs = [...oursArgs, '--holders'];
   const lsnsArgs = ['--json', '--list'];
   // Warm the page cache and the compile caches once each, then alternate.
   timeOnce(process.execPath, floorArgs);
   timeOnce(process.execPath, oursArgs);
+  timeOnce(process.execPath, holdersArgs);
   if (lsns !== null) timeOnce(lsns, lsnsArgs);
   const processes = countProcesses();
   const floor: number[] = [];
   const ours: number[] = [];
   const theirs: number[] = [];
+  const holders: number[] = [];
   for (let i = 0; i < runs; i++) {
     floor.push(timeOnce(process.execPath, floorArgs));
     ours.push(timeOnce(process.execPath, oursArgs));
+    holders.push(timeOnce(process.execPath, holdersArgs));
     if (lsns !== null) theirs.push(timeOnce(lsns, lsnsArgs));
   }
   const lsnsMs = lsns === null ? null : median(theirs);
@@ -68,6 +75,8 @@ export function measureList(cli: string, lsns: string | null, runs: number): Lis
     oursMs: round(median(ours), 1),
     lsnsMs: lsnsMs === null ? null : round(lsnsMs, 1),
     ratio: lsnsMs === null ? null : round(median(ours) / lsnsMs, 3),
+    holdersMs: round(median(holders), 1),
+    holdersRatio: lsnsMs === null ? null : round(median(holders) / lsnsMs, 3),
     oursRows: rowCount(process.execPath, oursArgs),
     lsnsRows: lsns === null ? null : rowCount(lsns, lsnsArgs),
   };

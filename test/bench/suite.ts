@@ -311,7 +311,7 @@ function render(r: Results): string {
         list.ratio === null ? 'n/a' : `${list.ratio.toFixed(3)}x`,
         '<= 0.30x',
         v('listRatio'),
-        `list --json --list ${fmt(list.oursMs, ' ms')} vs lsns ${fmt(list.lsnsMs, ' ms')}, medians of ${list.runs} alternating runs @${list.processes} processes; rows ${list.oursRows}/${list.lsnsRows ?? 'n/a'}`,
+        `list --json --list ${fmt(list.oursMs, ' ms')} vs lsns ${fmt(list.lsnsMs, ' ms')}, medians of ${list.runs} alternating runs @${list.processes} processes; rows ${list.oursRows}/${list.lsnsRows ?? 'n/a'}; with --holders ${fmt(list.holdersMs, ' ms')} (${list.holdersRatio ?? 'n/a'}x lsns)`,
       ],
       ['node -e 0 (floor)', fmt(list.nodeFloorMs, ' ms'), '', '', 'start-up floor of any Node command'],
     );
