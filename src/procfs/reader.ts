@@ -28,6 +28,8 @@ const MOUNTINFO_LIMIT = 64 * 1024 * 1024;
 const CGROUP_LIMIT = 64 * 1024;
 /** /proc/stat has a line per CPU and an `intr` line with a count per IRQ: 1 MiB covers big hosts. */
 const STAT_LIMIT = 1024 * 1024;
+/** `<pid>/schedstat` is three numbers on one line. */
+const RUN_LIMIT = 96;
 
 /**
  * The pids under a procfs root, ascending. Fails only when the root itself cannot be listed: that
@@ -71,6 +73,8 @@ export class ProcReader {
   private detailsBuf: Buffer | null = null;
   /** Reused by readPidAlloc. */
   private statBuf: Buffer | null = null;
+  /** Reused by readRunTime. */
+  private runBuf: Buffer | null = null;
   /** readNsLinks' inode row. */
   private readonly inoScratch = new Float64Array(NS_TYPES.length);
 
@@ -167,6 +171,29 @@ export class ProcReader {
       return parseNsLink(fs.readlinkSync(`${this.root}/self/ns/${type}`), type)?.ino ?? 0;
     } catch {
       return 0;
+    }
+  }
+
+  /**
+   * How long the process's main thread has run, in ns (`<pid>/schedstat`'s first field), or null
+   * when unknown (gone, a kernel without schedstat, or not a real procfs). A task whose figure has
+   * not moved has not run since: nothing it holds can have changed (native-notes/holders.md).
+   */
+  readRunTime(pid: number): number | null {
+    if (!this.procfs) return null;
+    try {
+      const buf = (this.runBuf ??= Buffer.allocUnsafe(RUN_LIMIT));
+      const n = this.io.readRecord(`${this.root}/${pid}/schedstat`, buf, RUN_LIMIT, false);
+      let v = 0;
+      let i = 0;
+      for (; i < n; i++) {
+        const d = (buf[i] as number) - 0x30;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+      }
+      return i > 0 && i < n && buf[i] === 0x20 ? v : null;
+    } catch {
+      return null;
     }
   }
 

@@ -205,3 +205,32 @@ t.test('full scan and the daemon find the same held rows', async (tt) => {
   scanner.close();
   tt.end();
 });
+
+t.test('a single-threaded process that has not run since its fds were read is not read again', (tt) => {
+  const root = tree(tt, host());
+  // The tree stands in for procfs; its run times are set by hand (a real one moves when the task runs).
+  const runs = new Map<number, number>([[10, 1000]]);
+  class RunClock extends ProcReader {
+    override readRunTime(pid: number): number | null {
+      return runs.get(pid) ?? null;
+    }
+  }
+  const reader = new RunClock(root, { uidSource: 'status' });
+  const scanner = new IncrementalScanner(reader, users, { fullRescanMs: 30_000, cgroups: false, watcher: null });
+  const held = (): number[] =>
+    scanner
+      .heldHolds()
+      .filter((h) => h.pid === 10)
+      .map((h) => h.id)
+      .sort((a, b) => a - b);
+  drainTick(scanner);
+  tt.same(held(), [7, 9, 12], 'first tick: every fd read');
+  fs.rmSync(path.join(root, '10', 'fd', '7'));
+  for (let i = 0; i < 5; i++) drainTick(scanner);
+  tt.same(held(), [7, 9, 12], 'its run time did not move: the fd is taken as still open (pid 10 could not have closed it)');
+  runs.set(10, 2000);
+  for (let i = 0; i < 5; i++) drainTick(scanner);
+  tt.same(held(), [9, 12], 'it ran: read again within a slice round');
+  scanner.close();
+  tt.end();
+});

@@ -40,10 +40,19 @@ export function drain<T>(g: Generator<void, T>): T {
 /**
  * The threads of `pid` (other than its leader) whose namespace of some type in `types` is not the
  * process's own (`own`: its readable links), pushed to `out`. Nothing is read for a process with
- * one thread but the thread count (one stat). Returns how many threads were looked at.
+ * one thread but the thread count (one stat; `threads` when the caller has it). Returns how many
+ * threads were looked at.
  */
-export function readThreadHolds(reader: ProcReader, pid: number, own: readonly NsLink[], types: readonly NsType[], out: TaskHold[], scratch: Float64Array = new Float64Array(NS_TYPES.length)): number {
-  if (reader.threadCount(pid) <= 1) return 0;
+export function readThreadHolds(
+  reader: ProcReader,
+  pid: number,
+  own: readonly NsLink[],
+  types: readonly NsType[],
+  out: TaskHold[],
+  scratch: Float64Array = new Float64Array(NS_TYPES.length),
+  threads = reader.threadCount(pid),
+): number {
+  if (threads <= 1) return 0;
   const tids = reader.listTids(pid);
   let looked = 0;
   for (const tid of tids) {

@@ -51,7 +51,7 @@ export function readProcess(s: ScanState, pid: number, now: number, kind: ReadKi
   const links = s.linkSets.intern(linksOf(inos));
   for (const l of links) s.members.add(pid, l);
   const bornTick = kind === 'verify' && old ? old.bornTick : s.tickNo === 1 ? -Infinity : s.tickNo;
-  s.procs.set(pid, { links, container, cgroupText, bornTick, verifiedAt: now });
+  s.procs.set(pid, { links, container, cgroupText, bornTick, verifiedAt: now, holdsRun: -1, holdsAt: 0 });
   if (bornTick === s.tickNo) s.young.add(pid);
   if (links.length > 0 || (old && old.links.length > 0)) s.structureChanged = true;
 }

@@ -51,6 +51,10 @@ export interface Proc {
   bornTick: number;
   /** performance.now() of the last read of its links. */
   verifiedAt: number;
+  /** Its main thread's run time (ns) when its fds were last read, single-threaded; -1: read them next time. */
+  holdsRun: number;
+  /** performance.now() of the last read of its fds. */
+  holdsAt: number;
 }
 
 export interface RepDetails {
