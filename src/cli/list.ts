@@ -36,6 +36,12 @@ export interface CliIo {
  */
 export const NATIVE_LINKS_MIN_PIDS = 2000;
 
+/** With --holders every fd is a readlinkat too: koffi pays for its load on smaller hosts. */
+export const HOLDERS_NATIVE_MIN_PIDS = 300;
+
+/** With --holders a process costs several times its links (its fds): workers pay off on smaller hosts. */
+export const HOLDERS_PARALLEL_MIN_PIDS = 750;
+
 export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-namespaces list'): Promise<number> {
   const parsed = parseListArgs(argv);
   const usage = (message: string, hint: boolean): number => {
@@ -79,14 +85,15 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     return usage(`cannot read ${opts.proc}: ${code}`, false);
   }
   // On a real procfs only: a captured tree keeps the notes of the path it was always read with.
-  const nativeLinks = !ProcReader.isProcfs(opts.proc) || pids.length >= NATIVE_LINKS_MIN_PIDS;
+  const nativeLinks = !ProcReader.isProcfs(opts.proc) || pids.length >= (opts.holders ? HOLDERS_NATIVE_MIN_PIDS : NATIVE_LINKS_MIN_PIDS);
   const reader = new ProcReader(opts.proc, { onIssue, nativeLinks });
   if (pids.length === 0) io.err(`${prog}: warning: ${opts.proc} holds no processes; is it a procfs?\n`);
 
   const users = loadUserNames(passwdCandidates(opts.proc));
   const types = opts.types.length > 0 ? opts.types : NS_TYPES;
   // The ns links of every process, on this thread and worker threads (parallel-links.ts).
-  const links = readLinkTableParallel(reader, pids, types);
+  // With --holders each process's threads and fds are read with its links, on the same threads.
+  const links = readLinkTableParallel(reader, pids, types, opts.holders ? { holders: true, minPids: HOLDERS_PARALLEL_MIN_PIDS } : {});
   const scan = scanNamespaces(reader, users, { types, links });
   // In process mode (`<namespace>`) every row is the same namespace: the relation trees are flat.
   const processMode = opts.namespace !== null && opts.namespace !== 0;
@@ -109,7 +116,7 @@ export async function runList(argv: readonly string[], io: CliIo, prog = 'scope-
     let holders: HolderScan | null = null;
     const findHolders = (): HolderScan => {
       if (holders === null) {
-        holders = discoverHolders(reader, users, scan, persistent, enricher, { types, hierarchy: true });
+        holders = discoverHolders(reader, users, scan, persistent, enricher, { types, hierarchy: true, ...(links.holds ? { read: links.holds } : {}) });
         if (holders.fdUnreadable > 0) io.err(`${prog}: warning: ${fdUnreadableNote(holders.fdUnreadable)}\n`);
       }
       return holders;

@@ -1,11 +1,12 @@
 /**
  * What the main thread and link-table workers (parallel-links.ts, link-worker-thread.ts) share: chunks
  * of the pid list claimed from one atomic counter, a state per chunk, the table in shared memory.
- * Workers never write into the shared table directly: a chunk is read into a private buffer and
+ * With `holders` a chunk's thread and fd holds travel with its message. Workers never write into the shared table directly: a chunk is read into a private buffer and
  * copied only after a compare-and-swap proves the main thread has not taken it over (see STOLEN).
  */
 import type { ReadIssue } from '../procfs/reader.js';
 import type { NsType } from '../procfs/types.js';
+import type { TaskHold } from './holders/holder.js';
 import type { MessagePort } from 'node:worker_threads';
 
 /** Pids per chunk: small enough that the last chunk is a short wait, large enough that claims are rare. */
@@ -31,12 +32,17 @@ export interface LinkWorkerData {
   states: SharedArrayBuffer; // Int32Array(chunks)
   /** Where ChunkIssues go (the main thread reads them synchronously with receiveMessageOnPort). */
   port: MessagePort;
+  /** Also each process's thread and fd holds (list --holders). */
+  holders: boolean;
 }
 
 /** Sent by a worker, before it marks the chunk DONE, when reading it found problems. */
 export interface ChunkIssues {
   chunk: number;
   issues: ReadIssue[];
+  /** With `holders`: what the chunk's threads and fds hold, and its unreadable fd tables. */
+  holds?: TaskHold[];
+  fdUnreadable?: number;
 }
 
 export const chunkCount = (pids: number): number => Math.ceil(pids / CHUNK_PIDS);

@@ -5,7 +5,9 @@
  * (namespaces.ts) aggregates it in ascending pid order either way.
  */
 import type { ProcReader } from '../procfs/reader.js';
-import type { NsType } from '../procfs/types.js';
+import type { NsLink, NsType } from '../procfs/types.js';
+import type { TaskHold } from './holders/holder.js';
+import { drain, readFdHolds, readThreadHolds } from './holders/process-holds.js';
 
 export interface LinkTable {
   /** Ascending, as ProcReader.listPids returns them. */
@@ -21,18 +23,42 @@ export interface LinkTable {
  * on a fixture tree, readNsLinks, so that its notes about broken trees (an `ns` that is not a
  * directory, ...) stay exactly what they were.
  */
-export function fillLinkRows(reader: ProcReader, table: LinkTable, from: number, to: number, sink?: Parameters<ProcReader['readNsInos']>[4]): void {
+export function fillLinkRows(reader: ProcReader, table: LinkTable, from: number, to: number, sink?: Parameters<ProcReader['readNsInos']>[4], holds?: HoldRead): void {
   const { pids, types, inos } = table;
   const t = types.length;
   for (let i = from; i < to; i++) {
     const pid = pids[i] as number;
     if (reader.procfs) {
       reader.readNsInos(pid, types, inos, i * t, sink);
-      continue;
+    } else {
+      inos.fill(0, i * t, (i + 1) * t);
+      for (const link of reader.readNsLinks(pid, types)) inos[i * t + types.indexOf(link.type)] = link.ino;
     }
-    inos.fill(0, i * t, (i + 1) * t);
-    for (const link of reader.readNsLinks(pid, types)) inos[i * t + types.indexOf(link.type)] = link.ino;
+    if (holds !== undefined) readRowHolds(reader, table, i, holds);
   }
+}
+
+/** Threads and fds read with the links (list --holders): what they hold, and how many fd tables were not ours to read. */
+export interface HoldRead {
+  out: TaskHold[];
+  fdUnreadable: number;
+}
+
+/** Row i's process's thread and fd holds (holders/process-holds.ts), its own links from the row. */
+function readRowHolds(reader: ProcReader, table: LinkTable, i: number, holds: HoldRead): void {
+  const { pids, types, inos } = table;
+  const t = types.length;
+  const pid = pids[i] as number;
+  const own: NsLink[] = [];
+  for (let k = 0; k < t; k++) {
+    const ino = inos[i * t + k] as number;
+    if (ino > 0) own.push({ type: types[k] as NsType, ino });
+  }
+  // A process with no readable link is left out of the scan: nothing of it is shown.
+  if (own.length === 0) return;
+  readThreadHolds(reader, pid, own, types, holds.out);
+  const typeSet = types.length === 8 ? null : new Set(types);
+  if (drain(readFdHolds(reader, pid, typeSet, holds.out)) === 'unreadable') holds.fdUnreadable++;
 }
 
 /** The whole table on the calling thread. */

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { procIo } from '../procfs/native-io.js';
 import { ProcReader, type ReadIssue } from '../procfs/reader.js';
-import { fillLinkRows, type LinkTable } from './link-table.js';
+import { fillLinkRows, type HoldRead, type LinkTable } from './link-table.js';
 import { CHUNK_PIDS, COPYING, CTL_NEXT, DONE, FREE, RUNNING, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
 
 /** Claims and reads chunks until none is left. */
@@ -29,8 +29,9 @@ function run(data: LinkWorkerData): void {
     const from = c * CHUNK_PIDS;
     const to = Math.min(pids.length, from + CHUNK_PIDS);
     issues = [];
+    const holds: HoldRead | undefined = data.holders ? { out: [], fdUnreadable: 0 } : undefined;
     try {
-      fillLinkRows(reader, table, from, to);
+      fillLinkRows(reader, table, from, to, undefined, holds);
     } catch (err) {
       // Hand the chunk back (the main thread reads FREE chunks itself) and stop helping.
       Atomics.compareExchange(states, c, RUNNING, FREE);
@@ -39,7 +40,9 @@ function run(data: LinkWorkerData): void {
     }
     if (Atomics.compareExchange(states, c, RUNNING, COPYING) !== RUNNING) continue; // the main thread took it over
     shared.set(table.inos.subarray(from * t, to * t), from * t);
-    if (issues.length > 0) data.port.postMessage({ chunk: c, issues } satisfies ChunkIssues);
+    if (issues.length > 0 || (holds !== undefined && (holds.out.length > 0 || holds.fdUnreadable > 0))) {
+      data.port.postMessage({ chunk: c, issues, ...(holds ? { holds: holds.out, fdUnreadable: holds.fdUnreadable } : {}) } satisfies ChunkIssues);
+    }
     Atomics.store(states, c, DONE);
     Atomics.notify(states, c);
   }

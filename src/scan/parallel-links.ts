@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import type * as WorkerThreads from 'node:worker_threads';
 import type { ProcReader, ReadIssue } from '../procfs/reader.js';
 import type { NsType } from '../procfs/types.js';
-import { fillLinkRows, readLinkTable, type LinkTable } from './link-table.js';
+import { fillLinkRows, readLinkTable, type HoldRead, type LinkTable } from './link-table.js';
 import { linkWorkerCount, PARALLEL_MIN_PIDS, resolveLinkWorkerUrl, takePrestartedWorkers } from './link-worker-pool.js';
 import { CHUNK_PIDS, COPYING, CTL_NEXT, CTL_WORDS, DONE, FREE, RUNNING, STOLEN, chunkCount, type ChunkIssues, type LinkWorkerData } from './link-protocol.js';
 
@@ -33,12 +33,16 @@ export interface ParallelLinkOptions {
   waitForWorker?: boolean;
   /** Tests: workers on a fixture tree too (its notes may then come out of pid order). */
   anyRoot?: boolean;
+  /** Also read each process's thread and fd holds, on the same threads (list --holders). */
+  holders?: boolean;
 }
 
 export interface ParallelLinkTable extends LinkTable {
   /** Chunks read by workers (0: the main thread read everything). */
   workerChunks: number;
   chunks: number;
+  /** With `holders`, when read here: every thread and fd hold, in pid order. */
+  holds?: HoldRead;
 }
 
 export function readLinkTableParallel(reader: ProcReader, pids: readonly number[], types: readonly NsType[], opts: ParallelLinkOptions = {}): ParallelLinkTable {
@@ -76,7 +80,7 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   for (let w = 0; w < workers; w++) {
     try {
       const { port1, port2 } = new wt.MessageChannel();
-      const data: LinkWorkerData = { root: reader.root, types: [...types], pids: pidsBuf, inos: inosBuf, ctl: ctlBuf, states: statesBuf, port: port2 };
+      const data: LinkWorkerData = { root: reader.root, types: [...types], pids: pidsBuf, inos: inosBuf, ctl: ctlBuf, states: statesBuf, port: port2, holders: opts.holders === true };
       const ready = early.shift();
       let worker: WorkerThreads.Worker;
       if (ready !== undefined) {
@@ -98,10 +102,13 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   endEarly();
 
   const issues: Array<ReadIssue[] | undefined> = new Array<ReadIssue[] | undefined>(chunks);
+  const chunkHolds: Array<HoldRead | undefined> = new Array<HoldRead | undefined>(chunks);
   const readHere = (c: number): void => {
     const found: ReadIssue[] = [];
-    fillLinkRows(reader, table, c * CHUNK_PIDS, Math.min(n, (c + 1) * CHUNK_PIDS), (i) => found.push(i));
+    const holds: HoldRead | undefined = opts.holders === true ? { out: [], fdUnreadable: 0 } : undefined;
+    fillLinkRows(reader, table, c * CHUNK_PIDS, Math.min(n, (c + 1) * CHUNK_PIDS), (i) => found.push(i), holds);
     issues[c] = found;
+    chunkHolds[c] = holds;
   };
   if (opts.waitForWorker && started.length > 0) Atomics.wait(ctl, CTL_NEXT, 0, 30_000);
   for (;;) {
@@ -134,8 +141,10 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   for (let c = 0; c < chunks; c++) if (Atomics.load(states, c) === DONE) workerChunks++;
   for (const { worker, port } of started) {
     for (let m = wt.receiveMessageOnPort(port); m; m = wt.receiveMessageOnPort(port)) {
-      const { chunk, issues: found } = m.message as ChunkIssues;
-      if (Atomics.load(states, chunk) === DONE) issues[chunk] = found;
+      const { chunk, issues: found, holds, fdUnreadable } = m.message as ChunkIssues;
+      if (Atomics.load(states, chunk) !== DONE) continue;
+      issues[chunk] = found;
+      if (holds !== undefined) chunkHolds[chunk] = { out: holds, fdUnreadable: fdUnreadable ?? 0 };
     }
     port.close();
     // Every chunk is claimed: a worker still starting finds nothing to do; do not wait for it.
@@ -143,5 +152,13 @@ export function readLinkTableParallel(reader: ProcReader, pids: readonly number[
   }
   // Issues in pid order, as a single thread would have found them.
   for (const found of issues) for (const i of found ?? []) reader.emitIssue(i);
-  return { ...table, workerChunks, chunks };
+  if (opts.holders !== true) return { ...table, workerChunks, chunks };
+  // A worker's chunk without a message held nothing.
+  const holds: HoldRead = { out: [], fdUnreadable: 0 };
+  for (const h of chunkHolds) {
+    if (h === undefined) continue;
+    for (const x of h.out) holds.out.push(x);
+    holds.fdUnreadable += h.fdUnreadable;
+  }
+  return { ...table, workerChunks, chunks, holds };
 }

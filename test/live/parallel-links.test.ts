@@ -17,6 +17,8 @@ import { readLinkTable } from '../../src/scan/link-table.js';
 import { readLinkTableParallel, resolveLinkWorkerUrl, type ParallelLinkOptions } from '../../src/scan/parallel-links.js';
 import { prestartLinkWorkers, takePrestartedWorkers } from '../../src/scan/link-worker-pool.js';
 import { resetNativeForTests } from '../../src/native/loader.js';
+import type { TaskHold } from '../../src/scan/holders/holder.js';
+import { drain, readFdHolds, readThreadHolds } from '../../src/scan/holders/process-holds.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = ['at-rest', 'busy', 'awkward'].map((n) => path.join(repo, 'fixtures', n, 'proc'));
@@ -146,4 +148,22 @@ t.test('prestarted workers (list starts them before it loads): they read chunks,
   t.equal(small.workerChunks, 0, 'too few pids for a worker: all read here');
   t.type(await exited, 'number', 'the unused prestarted worker was terminated');
   t.same(takePrestartedWorkers(), [], 'and is no longer pending');
+});
+
+t.test('fixture holders: threads and fds read by a worker with the links == read afterwards on one thread', async (t) => {
+  const root = path.join(repo, 'fixtures', 'holders', 'proc');
+  const reader = new ProcReader(root);
+  const pids = reader.listPids();
+  const parallel = readLinkTableParallel(reader, pids, NS_TYPES, { ...forced, waitForWorker: true, holders: true });
+  t.ok(parallel.workerChunks > 0, `the worker read ${parallel.workerChunks} chunk(s)`);
+  const scan = scanNamespaces(reader, loadUserNames(passwdCandidates(root)), { links: readLinkTable(reader, pids, NS_TYPES) });
+  const serial: TaskHold[] = [];
+  for (const [pid, own] of scan.memberships) {
+    readThreadHolds(reader, pid, own, NS_TYPES, serial);
+    drain(readFdHolds(reader, pid, null, serial));
+  }
+  const key = (h: TaskHold): string => `${h.kind} ${h.pid} ${h.id} ${h.type} ${h.ino}`;
+  t.ok(serial.length >= 5, `${serial.length} holds in the fixture`);
+  t.same((parallel.holds?.out ?? []).map(key).sort(), serial.map(key).sort());
+  t.equal(parallel.holds?.fdUnreadable, 0);
 });

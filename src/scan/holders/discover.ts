@@ -7,6 +7,7 @@ import type { UserNames } from '../../procfs/passwd.js';
 import type { ProcReader } from '../../procfs/reader.js';
 import { NS_TYPES, type NsType, type ProcDetails } from '../../procfs/types.js';
 import type { Enricher } from '../enrich.js';
+import type { HoldRead } from '../link-table.js';
 import type { NamespaceRow, ScanResult } from '../namespaces.js';
 import type { TaskHold } from './holder.js';
 import { heldRows } from './held-rows.js';
@@ -36,16 +37,19 @@ export function discoverHolders(
   scan: Pick<ScanResult, 'memberships' | 'members' | 'rows' | 'details'>,
   mountRows: readonly NamespaceRow[],
   enricher: Enricher,
-  opts: { types?: readonly NsType[]; hierarchy: boolean },
+  opts: { types?: readonly NsType[]; hierarchy: boolean; read?: HoldRead },
 ): HolderScan {
   const types = opts.types ?? NS_TYPES;
   const typeSet = types.length === NS_TYPES.length ? null : new Set(types);
-  const holds: TaskHold[] = [];
-  let fdUnreadable = 0;
+  // Read with the links already (link-table.ts, on several threads), or now.
+  const holds: TaskHold[] = opts.read?.out ?? [];
+  let fdUnreadable = opts.read?.fdUnreadable ?? 0;
   const scratch = new Float64Array(NS_TYPES.length);
-  for (const [pid, own] of scan.memberships) {
-    readThreadHolds(reader, pid, own, types, holds, scratch);
-    if (drain(readFdHolds(reader, pid, typeSet, holds)) === 'unreadable') fdUnreadable++;
+  if (opts.read === undefined) {
+    for (const [pid, own] of scan.memberships) {
+      readThreadHolds(reader, pid, own, types, holds, scratch);
+      if (drain(readFdHolds(reader, pid, typeSet, holds)) === 'unreadable') fdUnreadable++;
+    }
   }
   const details = new Map<number, ProcDetails | null>();
   const held = heldRows({
