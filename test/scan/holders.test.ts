@@ -206,10 +206,19 @@ t.test('full scan and the daemon find the same held rows', async (tt) => {
   tt.end();
 });
 
-t.test('a single-threaded process that has not run since its fds were read is not read again', (tt) => {
+t.test('the sweep reads again only what ran: links, threads and fds of a process whose run time did not move are kept', (tt) => {
   const root = tree(tt, host());
-  // The tree stands in for procfs; its run times are set by hand (a real one moves when the task runs).
-  const runs = new Map<number, number>([[10, 1000]]);
+  // Pid allocator counters that do not move: no pid was handed out, so ticks are not full and the sweep runs.
+  fs.mkdirSync(path.join(root, 'sys', 'kernel'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'sys', 'kernel', 'ns_last_pid'), '400\n');
+  fs.writeFileSync(path.join(root, 'sys', 'kernel', 'pid_max'), '32768\n');
+  fs.writeFileSync(path.join(root, 'stat'), 'cpu  1 2 3 4\nprocesses 1000\n');
+  fs.writeFileSync(path.join(root, 'loadavg'), '0.00 0.00 0.00 1/100 400\n');
+  // The tree stands in for procfs; run times are set by hand (a real one moves when the task runs).
+  const runs = new Map<number, number>([
+    [10, 1000],
+    [30, 5000],
+  ]);
   class RunClock extends ProcReader {
     override readRunTime(pid: number): number | null {
       return runs.get(pid) ?? null;
@@ -223,14 +232,23 @@ t.test('a single-threaded process that has not run since its fds were read is no
       .filter((h) => h.pid === 10)
       .map((h) => h.id)
       .sort((a, b) => a - b);
+  const utsOf30 = (): number | undefined => scanner.rows.find((r) => r.type === 'uts' && r.pid === 30)?.ns;
   drainTick(scanner);
   tt.same(held(), [7, 9, 12], 'first tick: every fd read');
+  // Each tick's slice is at least one of the four processes: five ticks visit each, recording its run time.
+  for (let i = 0; i < 5; i++) drainTick(scanner);
   fs.rmSync(path.join(root, '10', 'fd', '7'));
+  fs.rmSync(path.join(root, '30', 'ns', 'uts'));
+  fs.symlinkSync('uts:[4026532999]', path.join(root, '30', 'ns', 'uts'));
   for (let i = 0; i < 5; i++) drainTick(scanner);
-  tt.same(held(), [7, 9, 12], 'its run time did not move: the fd is taken as still open (pid 10 could not have closed it)');
+  tt.same(held(), [7, 9, 12], 'pid 10 did not run: its fds are taken as they were (it could not have closed one)');
+  tt.equal(utsOf30(), SHARED_UTS, 'pid 30 did not run: its links are taken as they were (it could not have called setns)');
   runs.set(10, 2000);
+  runs.set(30, 6000);
   for (let i = 0; i < 5; i++) drainTick(scanner);
-  tt.same(held(), [9, 12], 'it ran: read again within a slice round');
+  // fd 13 holds uts 4026532904, which pid 30 has just left: now a namespace only that fd holds.
+  tt.same(held(), [9, 12, 13], 'pid 10 ran: its fds read again within a round');
+  tt.equal(utsOf30(), 4026532999, 'pid 30 ran: its links read again within a round');
   scanner.close();
   tt.end();
 });

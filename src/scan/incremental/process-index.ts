@@ -15,8 +15,40 @@ import type { ScanState } from './state.js';
  */
 export type ReadKind = 'new' | 'reused' | 'recheck' | 'verify';
 
-/** Reads one process's links (and cgroup) and updates the index. */
-export function readProcess(s: ScanState, pid: number, now: number, kind: ReadKind): void {
+/**
+ * Reads one process's links (and cgroup) and updates the index. `run`: its run time read just
+ * before (the sweep), kept with it so that the next sweep can tell whether it ran since.
+ */
+export function readProcess(s: ScanState, pid: number, now: number, kind: ReadKind, run: number | null = null): void {
+  readLinksAndCgroup(s, pid, now, kind);
+  const p = s.procs.get(pid);
+  if (p !== undefined) {
+    p.run = run ?? -1;
+    p.fullAt = now;
+  }
+}
+
+/**
+ * A known process whose main thread has not run since its links were read: they cannot have
+ * changed (only a thread's own setns/unshare change its namespaces); its cgroup can (another
+ * process may move it), so that is read again.
+ */
+export function verifyCgroupOnly(s: ScanState, pid: number, now: number): void {
+  const p = s.procs.get(pid);
+  if (p === undefined) return;
+  const any = p.links.length > 0;
+  const read = s.cgroups && any ? s.reader.readCgroup(pid, p.cgroupText) : null;
+  const parsed = read === null ? null : s.cgroupCache.parse(read);
+  const container = parsed === null ? (s.cgroups && any ? undefined : null) : parsed.ref;
+  p.verifiedAt = now;
+  if (!sameContainer(p.container, container)) {
+    p.container = container;
+    if (any) s.structureChanged = true;
+  }
+  p.cgroupText = parsed?.text;
+}
+
+function readLinksAndCgroup(s: ScanState, pid: number, now: number, kind: ReadKind): void {
   const { reader, inos } = s;
   const old = s.procs.get(pid);
   let any = readProcessInos(reader, pid, kind === 'verify' ? old?.links : undefined, inos, s.someInos);
@@ -51,7 +83,7 @@ export function readProcess(s: ScanState, pid: number, now: number, kind: ReadKi
   const links = s.linkSets.intern(linksOf(inos));
   for (const l of links) s.members.add(pid, l);
   const bornTick = kind === 'verify' && old ? old.bornTick : s.tickNo === 1 ? -Infinity : s.tickNo;
-  s.procs.set(pid, { links, container, cgroupText, bornTick, verifiedAt: now, holdsRun: -1, holdsAt: 0 });
+  s.procs.set(pid, { links, container, cgroupText, bornTick, verifiedAt: now, run: -1, fullAt: 0, threads: old?.threads ?? 1 });
   if (bornTick === s.tickNo) s.young.add(pid);
   if (links.length > 0 || (old && old.links.length > 0)) s.structureChanged = true;
 }
@@ -65,6 +97,7 @@ export function dropProcess(s: ScanState, pid: number): void {
   s.repDetails.delete(pid);
   s.zombies.delete(pid);
   s.holds.fdUnreadable.delete(pid);
+  s.holds.due.delete(pid);
   if (s.holds.byPid.delete(pid)) s.holds.changed = true;
   const p = s.procs.get(pid);
   if (!p) return;

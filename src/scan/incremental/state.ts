@@ -51,10 +51,12 @@ export interface Proc {
   bornTick: number;
   /** performance.now() of the last read of its links. */
   verifiedAt: number;
-  /** Its main thread's run time (ns) when its fds were last read, single-threaded; -1: read them next time. */
-  holdsRun: number;
-  /** performance.now() of the last read of its fds. */
-  holdsAt: number;
+  /** Its main thread's run time (ns, schedstat) just before the sweep last read it in full; -1: unknown. */
+  run: number;
+  /** performance.now() of that read. */
+  fullAt: number;
+  /** Threads at the last read of its holds (holders phase); 1 until then. */
+  threads: number;
 }
 
 export interface RepDetails {
@@ -96,8 +98,8 @@ export interface ScanState {
   /** Sorted pids of `procs` for the sweep, rebuilt when `dirty`. */
   readonly sweep: { order: number[]; dirty: boolean; cursor: number; lastAt: number };
 
-  /** Threads and fds holding namespaces, by pid (holders phase); `changed` until the rebuild sees it. */
-  readonly holds: { byPid: Map<number, TaskHold[]>; fdUnreadable: Set<number>; cursor: number; lastAt: number; changed: boolean; readonly scratch: Float64Array };
+  /** Threads and fds holding namespaces, by pid (holders phase); `due`: pids whose holds the sweep says to read this tick; `changed` until the rebuild sees it. */
+  readonly holds: { byPid: Map<number, TaskHold[]>; fdUnreadable: Set<number>; due: Set<number>; changed: boolean; readonly scratch: Float64Array };
 
   /** Rows of the last tick (rebuild). */
   rows: NamespaceRow[];
@@ -132,7 +134,7 @@ export function createScanState(reader: ProcReader, users: UserNames, opts: Incr
     exitedNow: new Set(),
     repDetails: new Map(),
     sweep: { order: [], dirty: true, cursor: 0, lastAt: 0 },
-    holds: { byPid: new Map(), fdUnreadable: new Set(), cursor: 0, lastAt: 0, changed: false, scratch: new Float64Array(NS_TYPES.length) },
+    holds: { byPid: new Map(), fdUnreadable: new Set(), due: new Set(), changed: false, scratch: new Float64Array(NS_TYPES.length) },
     rows: [],
     structureChanged: true,
     usersChanged: false,

@@ -1,20 +1,17 @@
 /**
  * Phase 7, threads and fds. Runs every tick after the sweep: the holds (holders/process-holds.ts:
  * threads in other namespaces than their process, fds on namespaces) of every process first read
- * this tick, and of a slice of the known processes in pid order sized like the sweep's, so that
- * every process's threads and fds are looked at again within fullRescanMs. In the first tick: every
- * process's. An fd table is read in chunks, yielding between them; a single-threaded process that
- * has not run since its last read is not read again (HOLDS_TRUST_ROUNDS).
+ * this tick and of those the sweep re-verified and found may have changed them (`holds.due`: it
+ * ran, or has more than one thread), so that every process's threads and fds are as recent as its
+ * links. In a full tick (the first, or when every process's links were read): every process's. An fd table is read in chunks, yielding between them.
  *
- * Changes: `holds` (by pid; only processes that hold something), its cursor, time and `changed`,
- * each read process's holdsRun and holdsAt,
- * `fdUnreadable`.
+ * Changes: `holds` (by pid; only processes that hold something), `due` (emptied), `changed`,
+ * `fdUnreadable`; each read process's `threads`.
  */
 import { readFdHolds, readThreadHolds } from '../../holders/process-holds.js';
 import type { TaskHold } from '../../holders/holder.js';
 import { NS_TYPES } from '../../../procfs/types.js';
 import type { Phase, ScanState } from '../state.js';
-import { sweepOrder } from './sweep.js';
 
 function sameHolds(a: readonly TaskHold[] | undefined, b: readonly TaskHold[]): boolean {
   if (a === undefined) return b.length === 0;
@@ -27,26 +24,13 @@ function sameHolds(a: readonly TaskHold[] | undefined, b: readonly TaskHold[]): 
   return true;
 }
 
-/**
- * A single-threaded process whose run time has not moved since its fds were read has not run:
- * its fd table is as read (only the process changes it; a table shared with another process by
- * clone(CLONE_FILES) is the exception, hence a read at least this many rescan periods apart).
- */
-export const HOLDS_TRUST_ROUNDS = 10;
-
-/** Reads one process's threads and fds (unless it cannot have changed them) and records what changed. */
-export function* readHolds(s: ScanState, pid: number, now: number): Generator<void, void> {
+/** Reads one process's threads and fds and records what changed. */
+export function* readHolds(s: ScanState, pid: number): Generator<void, void> {
   const p = s.procs.get(pid);
   const h = s.holds;
   if (p === undefined) return;
   const threads = s.reader.threadCount(pid);
-  if (threads <= 1) {
-    const run = s.reader.readRunTime(pid);
-    if (run !== null && run === p.holdsRun && now - p.holdsAt < s.fullRescanMs * HOLDS_TRUST_ROUNDS) return;
-    // Taken before the fds: a change after it moves the figure, and the next read sees it.
-    p.holdsRun = run ?? -1;
-  } else p.holdsRun = -1;
-  p.holdsAt = now;
+  p.threads = threads;
   const out: TaskHold[] = [];
   readThreadHolds(s.reader, pid, p.links, NS_TYPES, out, h.scratch, threads);
   const r = yield* readFdHolds(s.reader, pid, null, out);
@@ -64,21 +48,16 @@ export const holders: Phase = {
   name: 'holders',
   *run(s, t) {
     const h = s.holds;
-    if (t.first) {
-      for (const pid of s.procs.keys()) yield* readHolds(s, pid, t.now);
-      h.lastAt = t.now;
+    // A full tick (the first; a pid wrap not ruled out) read every process's links: their holds too.
+    if (t.first || t.stats.full) {
+      for (const pid of s.procs.keys()) yield* readHolds(s, pid);
+      h.due.clear();
       return;
     }
     for (const pid of s.young) {
-      if (s.procs.get(pid)?.bornTick === s.tickNo) yield* readHolds(s, pid, t.now);
+      if (s.procs.get(pid)?.bornTick === s.tickNo) h.due.add(pid);
     }
-    const order = sweepOrder(s);
-    const elapsed = h.lastAt === 0 ? 0 : t.now - h.lastAt;
-    const quota = Math.min(order.length, Math.ceil((order.length * elapsed) / s.fullRescanMs));
-    for (let i = 0; i < quota; i++) {
-      if (h.cursor >= order.length) h.cursor = 0;
-      yield* readHolds(s, order[h.cursor++] as number, t.now);
-    }
-    h.lastAt = t.now;
+    for (const pid of h.due) yield* readHolds(s, pid);
+    h.due.clear();
   },
 };

@@ -4,10 +4,41 @@
  * (a process may setns/unshare at any time without anything else showing it), plus any process
  * not verified for that long (a tick that came late, a set that grew).
  *
- * Changes: procs (re-reads), the sweep's order, cursor and time; stats.swept, stats.read.
+ * A process whose main thread has not run since it was last read in full is only checked for a
+ * new cgroup (verify, RUN_TRUST_ROUNDS): on a host of sleeping processes that is one small read
+ * instead of eight links.
+ *
+ * Changes: procs (re-reads), the sweep's order, cursor and time, `holds.due` (whose threads and
+ * fds the holders phase reads this tick); stats.swept, stats.read.
  */
-import { readProcess } from '../process-index.js';
+import { readProcess, verifyCgroupOnly } from '../process-index.js';
 import type { Phase, ScanState } from '../state.js';
+
+/**
+ * A process whose main thread's run time has not moved since its last full read is taken as
+ * unchanged (links, threads if it had one, fds) for at most this many rescan periods; then it is
+ * read in full regardless (an fd table shared by clone(CLONE_FILES) changes without it running).
+ */
+export const RUN_TRUST_ROUNDS = 10;
+
+/**
+ * One process re-verified: in full (links, cgroup; its threads and fds by the holders phase), or,
+ * when its main thread has not run since the last full read (schedstat), only its cgroup, and its
+ * threads and fds only if it had more than one thread (another thread may have run).
+ */
+function verify(s: ScanState, pid: number, now: number): void {
+  const p = s.procs.get(pid);
+  if (p === undefined) return;
+  // Read before the links: a change after it moves the figure, and the next sweep sees it.
+  const run = s.reader.readRunTime(pid);
+  if (run !== null && run === p.run && now - p.fullAt < s.fullRescanMs * RUN_TRUST_ROUNDS) {
+    verifyCgroupOnly(s, pid, now);
+    if (p.threads > 1) s.holds.due.add(pid);
+    return;
+  }
+  readProcess(s, pid, now, 'verify', run);
+  s.holds.due.add(pid);
+}
 
 /** The known pids, ascending, rebuilt when a process came or went (the sweep's and the holders' order). */
 export function sweepOrder(s: ScanState): readonly number[] {
@@ -33,7 +64,7 @@ export const sweep: Phase = {
         const pid = order[sw.cursor++] as number;
         const p = s.procs.get(pid);
         if (!p || p.verifiedAt === now) continue;
-        readProcess(s, pid, now, 'verify');
+        verify(s, pid, now);
         stats.swept++;
         yield;
       }
@@ -43,7 +74,7 @@ export const sweep: Phase = {
         const p = s.procs.get(pid);
         if (i % 1024 === 1023) yield;
         if (p === undefined || now - p.verifiedAt < s.fullRescanMs) continue;
-        readProcess(s, pid, now, 'verify');
+        verify(s, pid, now);
         stats.swept++;
         yield;
       }
