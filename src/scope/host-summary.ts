@@ -55,15 +55,13 @@ export function hostSummaryLatest(
   containers: Iterable<Pick<ContainerInfo, 'id' | 'shared'>> | undefined,
   timestamp: string,
 ): Record<string, LatestEntry> {
-  const latest: Record<string, LatestEntry> = {
-    [HOST_META.types]: { timestamp, value: namespacesPerType(rows) },
-    // The leak indicator: namespaces alive with no process in them, by what holds them.
-    [HOST_META.held]: { timestamp, value: heldSummary(rows) },
-  };
+  const latest: Record<string, LatestEntry> = { [HOST_META.types]: { timestamp, value: namespacesPerType(rows) } };
   if (containers !== undefined) {
     const list = [...containers];
     for (const type of HOST_SHARED_TYPES) latest[HOST_META[type]] = { timestamp, value: containersSharing(list, type) };
   }
+  // The leak indicator: namespaces alive with no process in them, by what holds them.
+  latest[HOST_META.held] = { timestamp, value: heldSummary(rows) };
   return latest;
 }
 

@@ -108,7 +108,7 @@ t.test('the report grows with containers, not with their processes', async (t) =
   // Per container: a Host row of 7 cells (NS, Type, # Procs, Pid, User, Command, Container) and a
   // Container node of 9 entries (5 namespaces, Host namespaces, Shared by default, Runtime,
   // Processes). Host rows: the host's 8 namespaces of 6 cells; summary 5 entries.
-  t.same(latestEntries(many), { host: 8 * 6 + 5 + 20 * 7, process: 0, container: 20 * 9 });
+  t.same(latestEntries(many), { host: 8 * 6 + 6 + 20 * 7, process: 0, container: 20 * 9 });
   const table = tableRows(many, 'h');
   t.equal(table.size, 8 + 20 * 5, 'every namespace still found in the table');
   t.equal(table.get(String(containerNs(7).uts))?.['nprocs'], '40');

@@ -121,8 +121,9 @@ t.test('host summary', async (t) => {
     [HOST_META.net]: { timestamp: ts, value: '2: aaaaaaaaaaaa, dddddddddddd' },
     [HOST_META.pid]: { timestamp: ts, value: '1: dddddddddddd' },
     [HOST_META.ipc]: { timestamp: ts, value: 'none' },
+    [HOST_META.held]: { timestamp: ts, value: 'none' },
   });
-  t.same(Object.keys(hostSummaryLatest(rows, undefined, ts)), [HOST_META.types], 'containers not scanned: no container entries (never a false "none")');
+  t.same(Object.keys(hostSummaryLatest(rows, undefined, ts)), [HOST_META.types, HOST_META.held], 'containers not scanned: no container entries (never a false "none")');
   const tpl = hostMetadataTemplates();
   t.same(Object.keys(tpl).sort(), Object.values(HOST_META).sort(), 'a template for every entry');
   for (const [k, v] of Object.entries(tpl)) t.equal(v.id, k);

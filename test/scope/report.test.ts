@@ -46,6 +46,7 @@ t.test('the report has the Host table shape', async (t) => {
         { id: 'command', label: 'Command', dataType: '' },
         { id: 'container', label: 'Container', dataType: '' },
         { id: 'hostname', label: 'Hostname', dataType: '' },
+        { id: 'holder', label: 'Held by', dataType: '' },
       ],
     },
   });

@@ -120,8 +120,8 @@ t.test('process, container and host topologies from one scan', async (t) => {
   const hostNode = r.Host?.nodes['node-a;<host>'];
   t.same(
     Object.keys(hostNode?.latest ?? {}).filter((k) => !k.startsWith('hnt-')),
-    ['hns-host-types', 'hns-host-net', 'hns-host-pid', 'hns-host-ipc', 'hns-host-only'],
-    'host latest = the Host table and the five summary entries',
+    ['hns-host-types', 'hns-host-net', 'hns-host-pid', 'hns-host-ipc', 'hns-host-held', 'hns-host-only'],
+    'host latest = the Host table and the six summary entries',
   );
   t.equal(hostNode?.latest['hns-host-net']?.value, `1: ${SHARING.slice(0, 12)}`);
   const m = hostNode?.metrics?.[HOST_COUNT_METRIC];
