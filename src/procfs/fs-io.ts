@@ -1,7 +1,7 @@
 /** ProcIo through plain synchronous fs calls (native-notes/procfs.md: faster than fs.promises here). */
 import * as fs from 'node:fs';
 import { classify, errCode, type IssueSink, type ProcIo } from './io.js';
-import { parseNsLink } from './parse.js';
+import { parseNsLink, parsePidName } from './parse.js';
 import type { FdNsLink, NsType } from './types.js';
 
 /** Opens without blocking (a FIFO planted where a file should be would block open(2) until a
@@ -151,14 +151,9 @@ export class FsIo implements ProcIo {
   }
 }
 
-/** An fd directory entry's number, or -1 when the name is not one (a fixture tree's stray file). */
+/** An fd directory entry's number, or -1 when the name is not one (a fixture tree's stray file): a pid's spelling, or 0. */
 export function fdNumber(name: string): number {
-  if (name.length === 0 || name.length > 10) return -1;
-  for (let i = 0; i < name.length; i++) {
-    const d = name.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-  }
-  return name.length > 1 && name.charCodeAt(0) === 0x30 ? -1 : Number(name);
+  return name === '0' ? 0 : (parsePidName(name) ?? -1);
 }
 
 /** The one plain-fs strategy (it holds no state). */

@@ -13,8 +13,8 @@
  *    fork);
  * 6. sweep: a slice of the others, so that every process is re-verified within `fullRescanMs` (a
  *    process may setns/unshare at any time without anything else showing it);
- * 7. holders: the threads and fds of new processes and of a slice of the others, so that every
- *    process's are read again within `fullRescanMs` (what holds a namespace no process is in);
+ * 7. holders: the threads and fds of new processes and of those the sweep read in full or that
+ *    have more than one thread (what holds a namespace no process is in);
  * 8. representatives: the details (stat, owner, command line) of each namespace's lowest pid when
  *    it becomes the representative, when its parent exits (reparenting: the only way its ppid
  *    changes), when it exits, and at least every detailsMaxAgeMs;
@@ -93,7 +93,7 @@ export class IncrementalScanner {
     return out;
   }
 
-  /** Processes whose fd table could not be read at their last read (other users' need CAP_SYS_PTRACE). */
+  /** Processes whose fd table could not be read at their last read (another uid's, without CAP_DAC_READ_SEARCH). */
   get fdUnreadable(): number {
     return this.state.holds.fdUnreadable.size;
   }

@@ -5,9 +5,9 @@
  * (namespaces.ts) aggregates it in ascending pid order either way.
  */
 import type { ProcReader } from '../procfs/reader.js';
-import type { NsLink, NsType } from '../procfs/types.js';
+import { NS_TYPES, type NsLink, type NsType } from '../procfs/types.js';
 import type { TaskHold } from './holders/holder.js';
-import { drain, readFdHolds, readThreadHolds } from './holders/process-holds.js';
+import { readHoldsNow, typeFilter } from './holders/process-holds.js';
 
 export interface LinkTable {
   /** Ascending, as ProcReader.listPids returns them. */
@@ -26,6 +26,8 @@ export interface LinkTable {
 export function fillLinkRows(reader: ProcReader, table: LinkTable, from: number, to: number, sink?: Parameters<ProcReader['readNsInos']>[4], holds?: HoldRead): void {
   const { pids, types, inos } = table;
   const t = types.length;
+  // Made once for the rows, not per process.
+  const scratch: RowScratch | null = holds === undefined ? null : { typeSet: typeFilter(types), inos: new Float64Array(NS_TYPES.length) };
   for (let i = from; i < to; i++) {
     const pid = pids[i] as number;
     if (reader.procfs) {
@@ -34,7 +36,7 @@ export function fillLinkRows(reader: ProcReader, table: LinkTable, from: number,
       inos.fill(0, i * t, (i + 1) * t);
       for (const link of reader.readNsLinks(pid, types)) inos[i * t + types.indexOf(link.type)] = link.ino;
     }
-    if (holds !== undefined) readRowHolds(reader, table, i, holds);
+    if (holds !== undefined && scratch !== null) readRowHolds(reader, table, i, holds, scratch);
   }
 }
 
@@ -44,8 +46,13 @@ export interface HoldRead {
   fdUnreadable: number;
 }
 
+interface RowScratch {
+  typeSet: ReadonlySet<NsType> | null;
+  inos: Float64Array;
+}
+
 /** Row i's process's thread and fd holds (holders/process-holds.ts), its own links from the row. */
-function readRowHolds(reader: ProcReader, table: LinkTable, i: number, holds: HoldRead): void {
+function readRowHolds(reader: ProcReader, table: LinkTable, i: number, holds: HoldRead, scratch: RowScratch): void {
   const { pids, types, inos } = table;
   const t = types.length;
   const pid = pids[i] as number;
@@ -56,9 +63,7 @@ function readRowHolds(reader: ProcReader, table: LinkTable, i: number, holds: Ho
   }
   // A process with no readable link is left out of the scan: nothing of it is shown.
   if (own.length === 0) return;
-  readThreadHolds(reader, pid, own, types, holds.out);
-  const typeSet = types.length === 8 ? null : new Set(types);
-  if (drain(readFdHolds(reader, pid, typeSet, holds.out)) === 'unreadable') holds.fdUnreadable++;
+  if (!readHoldsNow(reader, pid, own, types, scratch.typeSet, holds.out, scratch.inos)) holds.fdUnreadable++;
 }
 
 /** The whole table on the calling thread. */

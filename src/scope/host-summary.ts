@@ -2,7 +2,8 @@
  * The Host node's summary, shown above its table: how many namespaces of each type the host has,
  * and which containers share the host's net, pid or ipc namespace (a container's namespace of a
  * type is the one most of its processes are in: scan/containers.ts), and how many namespaces no
- * process is in, by what holds them. Pure; five latest entries at most, whatever the number of processes, namespaces or containers.
+ * process is in, by what holds them. Pure; five latest entries at most, whatever the number of
+ * processes, namespaces or containers.
  */
 import { shortId } from '../procfs/cgroup.js';
 import { NS_TYPES, type NsType } from '../procfs/types.js';

@@ -11,7 +11,7 @@ import type { HoldRead } from '../link-table.js';
 import type { NamespaceRow, ScanResult } from '../namespaces.js';
 import type { TaskHold } from './holder.js';
 import { heldRows } from './held-rows.js';
-import { drain, readFdHolds, readThreadHolds } from './process-holds.js';
+import { readHoldsNow, typeFilter } from './process-holds.js';
 
 export interface HolderScan {
   /** Namespaces no process is in, held by a thread, an fd, a bind mount (or the hierarchy, when asked), sorted by inode. */
@@ -40,16 +40,13 @@ export function discoverHolders(
   opts: { types?: readonly NsType[]; hierarchy: boolean; read?: HoldRead },
 ): HolderScan {
   const types = opts.types ?? NS_TYPES;
-  const typeSet = types.length === NS_TYPES.length ? null : new Set(types);
   // Read with the links already (link-table.ts, on several threads), or now.
   const holds: TaskHold[] = opts.read?.out ?? [];
   let fdUnreadable = opts.read?.fdUnreadable ?? 0;
-  const scratch = new Float64Array(NS_TYPES.length);
   if (opts.read === undefined) {
-    for (const [pid, own] of scan.memberships) {
-      readThreadHolds(reader, pid, own, types, holds, scratch);
-      if (drain(readFdHolds(reader, pid, typeSet, holds)) === 'unreadable') fdUnreadable++;
-    }
+    const typeSet = typeFilter(types);
+    const scratch = new Float64Array(NS_TYPES.length);
+    for (const [pid, own] of scan.memberships) if (!readHoldsNow(reader, pid, own, types, typeSet, holds, scratch)) fdUnreadable++;
   }
   const details = new Map<number, ProcDetails | null>();
   const held = heldRows({

@@ -70,3 +70,17 @@ export function readThreadHolds(
   }
   return looked;
 }
+
+/** The set readFdHolds filters by: null when every type is asked for. */
+export function typeFilter(types: readonly NsType[]): ReadonlySet<NsType> | null {
+  return types.length === NS_TYPES.length ? null : new Set(types);
+}
+
+/**
+ * A process's threads and fds at once (the full scan's way: not sliced), pushed to `out`; false
+ * when its fd table was not ours to read.
+ */
+export function readHoldsNow(reader: ProcReader, pid: number, own: readonly NsLink[], types: readonly NsType[], typeSet: ReadonlySet<NsType> | null, out: TaskHold[], scratch: Float64Array): boolean {
+  readThreadHolds(reader, pid, own, types, out, scratch);
+  return drain(readFdHolds(reader, pid, typeSet, out)) !== 'unreadable';
+}

@@ -5,7 +5,7 @@
  */
 import { sameContainer } from './cgroup-cache.js';
 import { linksOf, readProcessInos, sameInos } from './process-links.js';
-import type { ScanState } from './state.js';
+import type { Proc, ScanState } from './state.js';
 
 /**
  * `new`: a pid not known (young from now on, except in the first tick: those processes were
@@ -37,15 +37,20 @@ export function verifyCgroupOnly(s: ScanState, pid: number, now: number): void {
   const p = s.procs.get(pid);
   if (p === undefined) return;
   const any = p.links.length > 0;
-  const read = s.cgroups && any ? s.reader.readCgroup(pid, p.cgroupText) : null;
-  const parsed = read === null ? null : s.cgroupCache.parse(read);
-  const container = parsed === null ? (s.cgroups && any ? undefined : null) : parsed.ref;
+  const { container, cgroupText } = readContainer(s, pid, any, p.cgroupText);
   p.verifiedAt = now;
   if (!sameContainer(p.container, container)) {
     p.container = container;
     if (any) s.structureChanged = true;
   }
-  p.cgroupText = parsed?.text;
+  p.cgroupText = cgroupText;
+}
+
+/** A process's container from its cgroup file (when cgroups are read and it has links); undefined: unreadable. */
+function readContainer(s: ScanState, pid: number, any: boolean, previous: string | undefined): Pick<Proc, 'container' | 'cgroupText'> {
+  const read = s.cgroups && any ? s.reader.readCgroup(pid, previous) : null;
+  const parsed = read === null ? null : s.cgroupCache.parse(read);
+  return { container: parsed === null ? (s.cgroups && any ? undefined : null) : parsed.ref, cgroupText: parsed?.text };
 }
 
 function readLinksAndCgroup(s: ScanState, pid: number, now: number, kind: ReadKind): void {
@@ -58,10 +63,7 @@ function readLinksAndCgroup(s: ScanState, pid: number, now: number, kind: ReadKi
     inos.fill(0);
     any = false;
   }
-  const read = s.cgroups && any ? reader.readCgroup(pid, old?.cgroupText) : null;
-  const parsed = read === null ? null : s.cgroupCache.parse(read);
-  const container = parsed === null ? (s.cgroups && any ? undefined : null) : parsed.ref;
-  const cgroupText = parsed?.text;
+  const { container, cgroupText } = readContainer(s, pid, any, old?.cgroupText);
   if (old && sameInos(old.links, inos)) {
     old.verifiedAt = now;
     if (kind === 'reused') old.bornTick = s.tickNo;

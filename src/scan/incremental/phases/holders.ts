@@ -3,7 +3,8 @@
  * threads in other namespaces than their process, fds on namespaces) of every process first read
  * this tick and of those the sweep re-verified and found may have changed them (`holds.due`: it
  * ran, or has more than one thread), so that every process's threads and fds are as recent as its
- * links. In a full tick (the first, or when every process's links were read): every process's. An fd table is read in chunks, yielding between them.
+ * links. In a full tick (the first, or when every process's links were read): every process's.
+ * An fd table is read in chunks, yielding between them.
  *
  * Changes: `holds` (by pid; only processes that hold something), `due` (emptied), `changed`,
  * `fdUnreadable`; each read process's `threads`.

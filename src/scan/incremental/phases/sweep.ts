@@ -40,24 +40,18 @@ function verify(s: ScanState, pid: number, now: number): void {
   s.holds.due.add(pid);
 }
 
-/** The known pids, ascending, rebuilt when a process came or went (the sweep's and the holders' order). */
-export function sweepOrder(s: ScanState): readonly number[] {
-  const sw = s.sweep;
-  if (sw.dirty) {
-    sw.order = [...s.procs.keys()].sort((a, b) => a - b);
-    sw.dirty = false;
-  }
-  return sw.order;
-}
-
 export const sweep: Phase = {
   name: 'sweep',
   *run(s, t) {
     const { now, stats } = t;
     const sw = s.sweep;
     if (!stats.full) {
-      const order = sweepOrder(s);
+      if (sw.dirty) {
+        sw.order = [...s.procs.keys()].sort((a, b) => a - b);
+        sw.dirty = false;
+      }
       const elapsed = sw.lastAt === 0 ? 0 : now - sw.lastAt;
+      const order = sw.order;
       const quota = Math.min(order.length, Math.ceil((order.length * elapsed) / s.fullRescanMs));
       for (let i = 0; i < quota && order.length > 0; i++) {
         if (sw.cursor >= order.length) sw.cursor = 0;
